@@ -37,7 +37,9 @@ def _flatten(prefix: str, value: Any) -> list[tuple[str, str]]:
         rows = []
         for i, sub in enumerate(value):
             name = sub.get("name", str(i)) if isinstance(sub, dict) else str(i)
-            rows += _flatten(f"{prefix}.{name}", {k: v for k, v in sub.items() if k != "name"})
+            rows += _flatten(
+                f"{prefix}.{name}", {k: v for k, v in sub.items() if k != "name"}
+            )
         return rows
     return [(prefix, str(value))]
 
@@ -81,7 +83,9 @@ def main(argv: list[str] | None = None) -> int:
             start = time.perf_counter()
             proc = subprocess.run(cmd, capture_output=True, text=True)
             seconds = time.perf_counter() - start
-            print(f"{script.name}: exit {proc.returncode} in {seconds:.1f} s", flush=True)
+            print(
+                f"{script.name}: exit {proc.returncode} in {seconds:.1f} s", flush=True
+            )
             if proc.returncode != 0 or not out_json.exists():
                 failures += 1
                 lines.append(f"| {script.stem} | failed (exit {proc.returncode}) | |")

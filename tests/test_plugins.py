@@ -7,7 +7,9 @@ import pytest
 from torchgeo_composition import plugins
 
 
-def _fake_entry_points(monkeypatch: pytest.MonkeyPatch, group: str, values: dict[str, str]) -> None:
+def _fake_entry_points(
+    monkeypatch: pytest.MonkeyPatch, group: str, values: dict[str, str]
+) -> None:
     eps = [
         importlib.metadata.EntryPoint(name=name, value=value, group=group)
         for name, value in values.items()
@@ -20,7 +22,9 @@ def _fake_entry_points(monkeypatch: pytest.MonkeyPatch, group: str, values: dict
 
 
 def test_own_modules_are_registered() -> None:
-    names = {ep.name: ep.value for ep in plugins.iter_entry_points(plugins.PLUGIN_GROUP)}
+    names = {
+        ep.name: ep.value for ep in plugins.iter_entry_points(plugins.PLUGIN_GROUP)
+    }
     assert names["datamodules"] == "torchgeo_composition.datamodules"
     assert names["trainers"] == "torchgeo_composition.trainers"
 

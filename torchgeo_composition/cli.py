@@ -14,6 +14,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 
+from jsonargparse import DefaultHelpFormatter
 from lightning.pytorch.cli import LightningCLI
 
 from . import __version__
@@ -50,6 +51,13 @@ def _description() -> str:
     return "\n".join(lines)
 
 
+class _HelpFormatter(DefaultHelpFormatter):
+    """Keeps the line breaks of the description (the list of commands)."""
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        return "".join(indent + line for line in text.splitlines(keepends=True))
+
+
 def _resolve(target: str) -> Callable[[list[str]], int | None]:
     module_name, _, func_name = target.partition(":")
     module = importlib.import_module(module_name)
@@ -68,7 +76,6 @@ def lightning_main(args: Sequence[str] | None = None) -> LightningCLI:
         The :class:`LightningCLI` instance, with ``trainer``, ``model`` and
         ``datamodule`` attributes.
     """
-    from lightning.pytorch.cli import SaveConfigCallback  # noqa: F401 - ensure import
     from torchgeo.datamodules import BaseDataModule
     from torchgeo.trainers import BaseTask
 
@@ -82,6 +89,7 @@ def lightning_main(args: Sequence[str] | None = None) -> LightningCLI:
         parser_kwargs={
             "version": f"torchgeo-composition {__version__}",
             "description": _description(),
+            "formatter_class": _HelpFormatter,
         },
         args=list(args) if args is not None else None,
     )
@@ -107,7 +115,7 @@ def main(args: Sequence[str] | None = None) -> int:
     if argv and argv[0] in COMMANDS:
         code = _resolve(COMMANDS[argv[0]][0])(argv[1:])
         return int(code or 0)
-    lightning_main(argv)
+    lightning_main(None if args is None else argv)
     return 0
 
 

@@ -57,7 +57,7 @@ def load_plugins(group: str = PLUGIN_GROUP) -> dict[str, Any]:
     for ep in iter_entry_points(group):
         try:
             loaded[ep.name] = ep.load()
-        except Exception as err:  # noqa: BLE001 - any plugin failure must not crash
+        except Exception as err:
             warnings.warn(
                 f"Plugin {ep.name!r} ({ep.value}) from group {group!r} failed to "
                 f"load and is skipped: {type(err).__name__}: {err}",
