@@ -1,1 +1,78 @@
-"""sampling."""
+"""Compositions, stratified selection, manifests and a stratified GeoSampler.
+
+A :class:`Composition` says which share of a pretraining set comes from each
+stratum (continent or region). :func:`select` turns a pool index, a composition,
+a budget and a seed into a :class:`Selection` (manifest + summary) with exact
+quotas; :func:`write_manifest` / :func:`read_manifest` save and load it
+reproducibly. :class:`StratifiedGeoSampler` applies a composition to patches of
+a TorchGeo ``GeoDataset``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from .composition import PRESETS, Composition
+from .manifest import (
+    MANIFEST_SUFFIXES,
+    check_manifest_matches,
+    read_manifest,
+    summary_path,
+    write_manifest,
+)
+from .pool import pool_fingerprint, strata_fingerprint
+from .quotas import largest_remainder, redistribute_quotas
+from .report import format_counts_table, plot_selection_map
+from .selection import (
+    MANIFEST_COLUMNS,
+    MANIFEST_ORDER,
+    SHORTFALL_POLICIES,
+    Selection,
+    ShortfallPolicy,
+    select,
+)
+
+if TYPE_CHECKING:
+    from .geosampler import StratifiedGeoSampler
+
+__all__ = [
+    "MANIFEST_COLUMNS",
+    "MANIFEST_ORDER",
+    "MANIFEST_SUFFIXES",
+    "PRESETS",
+    "SHORTFALL_POLICIES",
+    "Composition",
+    "Selection",
+    "ShortfallPolicy",
+    "StratifiedGeoSampler",
+    "check_manifest_matches",
+    "format_counts_table",
+    "largest_remainder",
+    "plot_selection_map",
+    "pool_fingerprint",
+    "read_manifest",
+    "redistribute_quotas",
+    "select",
+    "strata_fingerprint",
+    "summary_path",
+    "write_manifest",
+]
+
+
+def __getattr__(name: str) -> Any:
+    """Import :class:`StratifiedGeoSampler` lazily (it needs torchgeo, which is slow).
+
+    Args:
+        name: attribute name.
+
+    Returns:
+        The attribute.
+
+    Raises:
+        AttributeError: for unknown names.
+    """
+    if name == "StratifiedGeoSampler":
+        from .geosampler import StratifiedGeoSampler
+
+        return StratifiedGeoSampler
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,271 @@
+"""Manifest files: Parquet or CSV rows plus a JSON summary, written atomically."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from ._atomic import atomic_paths, ensure_writable_dir
+from .composition import Composition
+from .selection import MANIFEST_COLUMNS, Selection, _round_floats
+
+__all__ = [
+    "MANIFEST_SUFFIXES",
+    "check_manifest_matches",
+    "read_manifest",
+    "summary_path",
+    "write_manifest",
+]
+
+#: File suffixes understood by :func:`write_manifest` / :func:`read_manifest`.
+MANIFEST_SUFFIXES: tuple[str, ...] = (".parquet", ".pq", ".csv")
+
+_SCHEMA = pa.schema(
+    [
+        ("sample_id", pa.large_string()),
+        ("path", pa.large_string()),
+        ("lon", pa.float64()),
+        ("lat", pa.float64()),
+        ("stratum", pa.large_string()),
+    ]
+)
+
+#: Fixed Parquet writer settings: together with pinned pyarrow they make the
+#: file byte-identical for the same manifest (no pandas metadata or index, no
+#: timestamps, fixed compression, row groups and page sizes).
+_PARQUET_OPTIONS: dict[str, Any] = {
+    "version": "2.6",
+    "compression": "zstd",
+    "compression_level": 3,
+    "use_dictionary": True,
+    "write_statistics": True,
+    "data_page_version": "1.0",
+    "row_group_size": 1 << 20,
+    "data_page_size": 1 << 20,
+    "store_schema": False,
+}
+
+
+def _format(path: Path) -> str:
+    """Return ``"parquet"`` or ``"csv"`` from the file suffix."""
+    suffix = path.suffix.lower()
+    if suffix not in MANIFEST_SUFFIXES:
+        raise ValueError(
+            f"manifest path {str(path)!r} has suffix {suffix!r}; valid suffixes are "
+            f"{list(MANIFEST_SUFFIXES)}"
+        )
+    return "csv" if suffix == ".csv" else "parquet"
+
+
+def summary_path(path: str | os.PathLike[str]) -> Path:
+    """Path of the JSON summary next to a manifest: ``<stem>.summary.json``.
+
+    Args:
+        path: manifest path.
+
+    Returns:
+        The sidecar path.
+    """
+    manifest = Path(path)
+    return manifest.with_name(f"{manifest.stem}.summary.json")
+
+
+def _summary_text(summary: Mapping[str, Any]) -> str:
+    """Serialise a summary deterministically (sorted keys, fixed float rounding)."""
+    return (
+        json.dumps(
+            _round_floats(dict(summary)), sort_keys=True, indent=2, allow_nan=False
+        )
+        + "\n"
+    )
+
+
+def write_manifest(
+    selection: Selection, path: str | os.PathLike[str]
+) -> tuple[Path, Path]:
+    """Write a manifest and its JSON summary atomically.
+
+    The format follows the suffix (``.parquet``/``.pq`` or ``.csv``); the summary
+    goes to ``<stem>.summary.json`` in the same directory. Both are written to
+    temporary files first and renamed into place, so a failure leaves no partial
+    file. The same selection gives byte-identical files.
+
+    Args:
+        selection: the selection to save.
+        path: manifest path.
+
+    Returns:
+        ``(manifest_path, summary_path)``.
+
+    Raises:
+        ValueError: for an unknown suffix or a manifest without the manifest columns.
+        PermissionError: if the output directory cannot be written (checked
+            before anything is written).
+        NotADirectoryError: if a component of the output directory is a file.
+    """
+    target = Path(path)
+    fmt = _format(target)
+    frame = selection.manifest
+    missing = [c for c in MANIFEST_COLUMNS if c not in frame.columns]
+    if missing:
+        raise ValueError(
+            f"selection.manifest lacks column(s) {missing}; required "
+            f"{list(MANIFEST_COLUMNS)}"
+        )
+    ensure_writable_dir(target, "path")
+    sidecar = summary_path(target)
+    text = _summary_text(selection.summary)
+    frame = frame.loc[:, list(MANIFEST_COLUMNS)].reset_index(drop=True)
+    with atomic_paths(target, sidecar) as (tmp_manifest, tmp_summary):
+        if fmt == "csv":
+            frame.to_csv(tmp_manifest, index=False, lineterminator="\n")
+        else:
+            table = pa.Table.from_pandas(frame, schema=_SCHEMA, preserve_index=False)
+            table = table.replace_schema_metadata(None)
+            pq.write_table(table, tmp_manifest, **_PARQUET_OPTIONS)
+        tmp_summary.write_text(text, encoding="utf-8", newline="\n")
+    return target, sidecar
+
+
+def read_manifest(path: str | os.PathLike[str]) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Read a manifest and its JSON summary, validating both.
+
+    Args:
+        path: manifest path (``.parquet``/``.pq`` or ``.csv``).
+
+    Returns:
+        ``(manifest, summary)``; the manifest has the columns ``sample_id``,
+        ``path`` (str), ``lon``, ``lat`` (float64) and ``stratum`` (str, NaN for
+        unassigned samples).
+
+    Raises:
+        FileNotFoundError: if the manifest or its summary does not exist.
+        ValueError: for an unknown suffix, missing columns, invalid values, or a
+            row count that disagrees with the summary.
+    """
+    target = Path(path)
+    fmt = _format(target)
+    sidecar = summary_path(target)
+    for file, what in ((target, "manifest"), (sidecar, "manifest summary")):
+        if not file.is_file():
+            raise FileNotFoundError(f"{what} {str(file)!r} does not exist")
+    if fmt == "csv":
+        frame = pd.read_csv(
+            target,
+            dtype={"sample_id": "str", "path": "str", "stratum": "str"},
+            keep_default_na=False,
+            na_values={"stratum": [""], "lon": [""], "lat": [""]},
+        )
+    else:
+        frame = pq.read_table(target).to_pandas()
+    missing = [c for c in MANIFEST_COLUMNS if c not in frame.columns]
+    if missing:
+        raise ValueError(
+            f"manifest {str(target)!r} lacks column(s) {missing}; a manifest has "
+            f"columns {list(MANIFEST_COLUMNS)}, got {list(frame.columns)}"
+        )
+    frame = frame.loc[:, list(MANIFEST_COLUMNS)]
+    for name in ("sample_id", "path", "stratum"):
+        frame[name] = frame[name].astype("str")
+    for name in ("lon", "lat"):
+        try:
+            frame[name] = frame[name].astype("float64")
+        except (TypeError, ValueError) as err:
+            raise ValueError(
+                f"manifest {str(target)!r} column {name!r} is not numeric"
+            ) from err
+    if frame[["sample_id", "path", "lon", "lat"]].isna().any().any():
+        raise ValueError(
+            f"manifest {str(target)!r} has missing sample_id/path/lon/lat values"
+        )
+    try:
+        summary = json.loads(sidecar.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as err:
+        raise ValueError(
+            f"manifest summary {str(sidecar)!r} is not JSON: {err}"
+        ) from err
+    if not isinstance(summary, dict) or "num_samples" not in summary:
+        raise ValueError(
+            f"manifest summary {str(sidecar)!r} lacks 'num_samples'; not a summary "
+            "written by write_manifest"
+        )
+    if len(frame) != summary["num_samples"]:
+        raise ValueError(
+            f"manifest {str(target)!r} has {len(frame)} rows but its summary says "
+            f"num_samples={summary['num_samples']}; the files do not belong together"
+        )
+    return frame, summary
+
+
+def check_manifest_matches(
+    summary: Mapping[str, Any],
+    pool_fingerprint: str,
+    *,
+    composition: Composition | str | Mapping[str, float] | None = None,
+    num_samples: int | None = None,
+    seed: int | None = None,
+    on_shortfall: str | None = None,
+    strata_fingerprint: str | None = None,
+    source: str | os.PathLike[str] | None = None,
+) -> None:
+    """Raise if a saved manifest was not built from this pool and these arguments.
+
+    Args:
+        summary: the manifest's summary (from :func:`read_manifest`).
+        pool_fingerprint: :func:`pool_fingerprint` of the current pool.
+        composition: expected composition, or None to skip the check.
+        num_samples: expected budget, or None to skip the check.
+        seed: expected seed, or None to skip the check.
+        on_shortfall: expected shortfall policy, or None to skip the check.
+        strata_fingerprint: expected stratum-assignment fingerprint (the summary's
+            ``strata_fingerprint`` of a fresh selection), or None to skip.
+        source: manifest path, for error messages.
+
+    Raises:
+        ValueError: naming every mismatch, with the manifest's and the expected
+            value, and how to resolve it.
+    """
+    where = f"manifest {str(source)!r}" if source is not None else "manifest"
+    saved = summary.get("pool_fingerprint")
+    if saved != pool_fingerprint:
+        raise ValueError(
+            f"{where} was built from another pool: its pool_fingerprint is "
+            f"{saved!r}, the current pool's is {pool_fingerprint!r}. Delete the "
+            "manifest or choose another manifest path to build a new one"
+        )
+    expected: dict[str, Any] = {}
+    if composition is not None:
+        comp = (
+            composition
+            if isinstance(composition, Composition)
+            else Composition(composition)
+        )
+        expected["composition"] = comp.to_dict()
+    for key, value in (
+        ("num_samples", num_samples),
+        ("seed", seed),
+        ("on_shortfall", on_shortfall),
+        ("strata_fingerprint", strata_fingerprint),
+    ):
+        if value is not None:
+            expected[key] = value
+    expected = _round_floats(expected)
+    diffs = [
+        f"{key}: manifest has {summary.get(key)!r}, expected {value!r}"
+        for key, value in expected.items()
+        if summary.get(key) != value
+    ]
+    if diffs:
+        raise ValueError(
+            f"{where} does not match the requested selection ("
+            + "; ".join(diffs)
+            + "). Delete the manifest or choose another manifest path to build a "
+            "new one"
+        )

@@ -1,0 +1,228 @@
+"""Pool indexes: validation, canonical order and fingerprints."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+__all__ = [
+    "INDEX_COLUMNS",
+    "CanonicalPool",
+    "canonical_pool",
+    "pool_fingerprint",
+    "strata_fingerprint",
+]
+
+#: Columns of a pool index (``stratum`` may be absent for ``uniform``).
+INDEX_COLUMNS: tuple[str, ...] = ("sample_id", "path", "lon", "lat", "stratum")
+
+_FINGERPRINT_VERSION = b"torchgeo-composition-pool-v1"
+_STRATA_VERSION = b"torchgeo-composition-strata-v1"
+#: Coordinates are rounded to 1e-7 degrees (about 1 cm) before hashing, so that
+#: last-bit differences of a reprojection do not change a fingerprint.
+_COORD_DECIMALS = 7
+
+
+@dataclass(frozen=True)
+class CanonicalPool:
+    """A validated pool index in canonical order (sorted by sample id, then path).
+
+    Attributes:
+        sample_id: sample ids as an Arrow string array.
+        path: paths as an Arrow string array.
+        lon: longitudes (float64, degrees).
+        lat: latitudes (float64, degrees).
+        codes: stratum code per sample (-1 = unassigned).
+        strata: stratum names, sorted; ``codes`` index into it.
+    """
+
+    sample_id: pa.Array
+    path: pa.Array
+    lon: np.ndarray
+    lat: np.ndarray
+    codes: np.ndarray
+    strata: tuple[str, ...]
+
+    def __len__(self) -> int:
+        return len(self.lon)
+
+    def counts(self) -> dict[str, int]:
+        """Number of samples per stratum (unassigned samples are not counted)."""
+        bins = np.bincount(self.codes[self.codes >= 0], minlength=len(self.strata))
+        return {name: int(n) for name, n in zip(self.strata, bins, strict=True)}
+
+
+def _string_column(index: pd.DataFrame, name: str) -> pa.Array:
+    """Return a non-null column as an Arrow large_string array."""
+    column = index[name]
+    if column.isna().any():
+        first = int(np.flatnonzero(column.isna().to_numpy())[0])
+        raise ValueError(f"pool index column {name!r} has missing values (row {first})")
+    array = pa.array(column.astype(str), type=pa.large_string())
+    if isinstance(array, pa.ChunkedArray):
+        array = array.combine_chunks()
+    return array
+
+
+def _check_coordinates(index: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Return lon/lat as float64 arrays; raise on NaN or out-of-range values."""
+    coords = []
+    for name, limit in (("lon", 180.0), ("lat", 90.0)):
+        try:
+            values = index[name].to_numpy(dtype=np.float64, na_value=np.nan)
+        except (TypeError, ValueError) as err:
+            raise ValueError(f"pool index column {name!r} must be numeric") from err
+        bad = ~np.isfinite(values) | (np.abs(values) > limit)
+        if bad.any():
+            row = int(np.flatnonzero(bad)[0])
+            raise ValueError(
+                f"pool index column {name!r} has {int(bad.sum())} value(s) that are "
+                f"NaN or outside [-{limit:g}, {limit:g}] (first: row {row}, "
+                f"sample_id={index['sample_id'].iloc[row]!r}, {name}={values[row]!r})"
+            )
+        coords.append(values)
+    return coords[0], coords[1]
+
+
+def canonical_pool(index: pd.DataFrame, require_stratum: bool = True) -> CanonicalPool:
+    """Validate a pool index and bring it into canonical order.
+
+    Selection works on the canonical order (sample id, then path), so the same
+    pool gives the same manifest whatever order its index rows come in.
+
+    Args:
+        index: DataFrame with columns ``sample_id``, ``path``, ``lon``, ``lat`` and
+            ``stratum`` (str, None/NaN = unassigned).
+        require_stratum: whether the ``stratum`` column must be present.
+
+    Returns:
+        The canonical pool.
+
+    Raises:
+        ValueError: if ``index`` is not a DataFrame, lacks columns, is empty, has
+            duplicate sample ids, missing ids or paths, or NaN / out-of-range
+            coordinates.
+    """
+    if not isinstance(index, pd.DataFrame):
+        raise ValueError(
+            f"index must be a pandas DataFrame with columns {list(INDEX_COLUMNS)}, "
+            f"got {type(index).__name__}"
+        )
+    required = INDEX_COLUMNS if require_stratum else INDEX_COLUMNS[:4]
+    missing = [c for c in required if c not in index.columns]
+    if missing:
+        raise ValueError(
+            f"pool index lacks column(s) {missing}; required columns are "
+            f"{list(required)}, got {list(index.columns)}"
+        )
+    if len(index) == 0:
+        raise ValueError("pool index is empty: the pool holds no samples")
+    index = index.reset_index(drop=True)
+    lon, lat = _check_coordinates(index)
+    ids = _string_column(index, "sample_id")
+    paths = _string_column(index, "path")
+    order = pc.sort_indices(
+        pa.table({"i": ids, "p": paths}),
+        sort_keys=[("i", "ascending"), ("p", "ascending")],
+    )
+    ids = ids.take(order)
+    if len(ids) > 1:
+        dup = pc.equal(ids[1:], ids[:-1])
+        if pc.any(dup).as_py():
+            first = int(np.flatnonzero(dup.to_numpy(zero_copy_only=False))[0])
+            raise ValueError(
+                "pool index has duplicate sample_id values (e.g. "
+                f"{ids[first].as_py()!r}); sample ids must be unique"
+            )
+    order_np = order.to_numpy()
+    if "stratum" in index.columns:
+        stratum = index["stratum"].astype("str").iloc[order_np]
+        codes, uniques = pd.factorize(stratum, sort=True)
+        strata = tuple(str(u) for u in uniques)
+    else:
+        codes = np.full(len(index), -1, dtype=np.int64)
+        strata = ()
+    return CanonicalPool(
+        sample_id=ids,
+        path=paths.take(order),
+        lon=lon[order_np],
+        lat=lat[order_np],
+        codes=np.asarray(codes, dtype=np.int64),
+        strata=strata,
+    )
+
+
+def _hash_strings(digest: hashlib._Hash, array: pa.Array) -> None:
+    """Feed an Arrow (large) string array into a hash: lengths, then bytes."""
+    array = pc.cast(array, pa.large_string())
+    lengths = pc.binary_length(array).to_numpy(zero_copy_only=False)
+    digest.update(np.ascontiguousarray(lengths, dtype="<i8").tobytes())
+    offsets = np.frombuffer(array.buffers()[1], dtype="<i8")
+    start = int(offsets[array.offset])
+    stop = int(offsets[array.offset + len(array)])
+    data = array.buffers()[2]
+    if data is not None and stop > start:
+        digest.update(memoryview(data)[start:stop])
+
+
+def _fingerprint(pool: CanonicalPool) -> str:
+    """Fingerprint of a canonical pool (ids, paths, rounded coordinates)."""
+    digest = hashlib.sha256(_FINGERPRINT_VERSION)
+    digest.update(np.int64(len(pool)).astype("<i8").tobytes())
+    _hash_strings(digest, pool.sample_id)
+    _hash_strings(digest, pool.path)
+    for values in (pool.lon, pool.lat):
+        rounded = np.round(values, _COORD_DECIMALS) + 0.0  # +0.0 folds -0.0 into 0.0
+        digest.update(np.ascontiguousarray(rounded, dtype="<f8").tobytes())
+    return digest.hexdigest()
+
+
+def _strata_fingerprint(pool: CanonicalPool) -> str:
+    """Fingerprint of the stratum assignment of a canonical pool."""
+    digest = hashlib.sha256(_STRATA_VERSION)
+    digest.update("\x1f".join(pool.strata).encode())
+    digest.update(np.ascontiguousarray(pool.codes, dtype="<i8").tobytes())
+    return digest.hexdigest()
+
+
+def pool_fingerprint(index: pd.DataFrame) -> str:
+    """Deterministic fingerprint of a pool index.
+
+    SHA-256 over the sample ids, paths and coordinates (rounded to 1e-7 degrees)
+    in canonical order (sorted by sample id, then path), so it does not depend on
+    the order of the index rows, the machine, or the stratum assignment.
+
+    Args:
+        index: DataFrame with columns ``sample_id``, ``path``, ``lon``, ``lat``.
+
+    Returns:
+        64 hexadecimal characters.
+
+    Raises:
+        ValueError: if the index is invalid (see :func:`canonical_pool`).
+    """
+    return _fingerprint(canonical_pool(index, require_stratum=False))
+
+
+def strata_fingerprint(index: pd.DataFrame) -> str:
+    """Deterministic fingerprint of a pool index's stratum assignment.
+
+    Equal to the ``strata_fingerprint`` that :func:`select` records in a summary,
+    so a saved manifest can be checked against a changed region layer.
+
+    Args:
+        index: DataFrame with columns ``sample_id``, ``path``, ``lon``, ``lat``,
+            ``stratum``.
+
+    Returns:
+        64 hexadecimal characters.
+
+    Raises:
+        ValueError: if the index is invalid (see :func:`canonical_pool`).
+    """
+    return _strata_fingerprint(canonical_pool(index, require_stratum=True))

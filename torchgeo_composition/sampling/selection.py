@@ -1,0 +1,346 @@
+"""Stratified selection of a pretraining set from a pool index."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+from scipy.stats import entropy
+
+from .. import __version__
+from ..geography import CONTINENTS
+from .composition import Composition
+from .pool import CanonicalPool, _fingerprint, _strata_fingerprint, canonical_pool
+from .quotas import largest_remainder, redistribute_quotas
+
+__all__ = [
+    "MANIFEST_COLUMNS",
+    "MANIFEST_ORDER",
+    "SHORTFALL_POLICIES",
+    "Selection",
+    "ShortfallPolicy",
+    "select",
+]
+
+ShortfallPolicy = Literal["error", "redistribute", "replace"]
+
+#: Valid values of ``on_shortfall``.
+SHORTFALL_POLICIES: tuple[str, ...] = ("error", "redistribute", "replace")
+
+#: Columns of a manifest, in order.
+MANIFEST_COLUMNS: tuple[str, ...] = ("sample_id", "path", "lon", "lat", "stratum")
+
+#: How manifest rows are ordered (recorded in every summary).
+MANIFEST_ORDER = "stratum (sorted, unassigned last), then draw order"
+
+#: Summary key under which samples without a stratum are counted.
+UNASSIGNED = "unassigned"
+
+_FLOAT_DECIMALS = 10
+
+
+@dataclass(frozen=True)
+class Selection:
+    """A selected pretraining set.
+
+    Attributes:
+        manifest: one row per selected sample with columns ``sample_id``,
+            ``path``, ``lon``, ``lat``, ``stratum`` (see :data:`MANIFEST_ORDER`).
+        summary: JSON-friendly description (composition, seed, counts, entropy,
+            pool fingerprint, shortfall report, library version).
+    """
+
+    manifest: pd.DataFrame
+    summary: dict[str, Any] = field(default_factory=dict)
+
+
+def _rng(seed: int, stratum: str | None) -> np.random.Generator:
+    """PCG64 generator for one stratum (or the whole pool when ``stratum`` is None).
+
+    Each stratum has its own stream, seeded by the seed and a hash of its name,
+    so the draws of one stratum do not depend on the quotas of the others.
+    """
+    if stratum is None:
+        return np.random.Generator(np.random.PCG64(seed))
+    words = np.frombuffer(hashlib.sha256(stratum.encode()).digest()[:16], dtype="<u4")
+    sequence = np.random.SeedSequence([seed, *(int(w) for w in words)])
+    return np.random.Generator(np.random.PCG64(sequence))
+
+
+def _draw(rng: np.random.Generator, n: int, k: int) -> np.ndarray:
+    """Draw ``k`` of ``n`` positions; with ``k > n`` every position is repeated.
+
+    Without replacement this is the prefix of a random permutation, so a smaller
+    budget selects a subset of a larger one. With ``k > n`` (``replace``), whole
+    permutations are concatenated: each sample appears ``k // n`` or
+    ``k // n + 1`` times.
+    """
+    if k <= n:
+        return rng.permutation(n)[:k]
+    reps = -(-k // n)
+    return np.concatenate([rng.permutation(n) for _ in range(reps)])[:k]
+
+
+def _round_floats(value: Any) -> Any:
+    """Round every float in a nested structure to a fixed number of decimals."""
+    if isinstance(value, float):
+        return round(value, _FLOAT_DECIMALS) + 0.0
+    if isinstance(value, dict):
+        return {k: _round_floats(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_round_floats(v) for v in value]
+    return value
+
+
+def _validate(num_samples: object, seed: object, on_shortfall: object) -> None:
+    """Validate the scalar arguments of :func:`select`."""
+    if isinstance(num_samples, bool) or not isinstance(num_samples, int | np.integer):
+        raise ValueError(f"num_samples must be an integer > 0, got {num_samples!r}")
+    if num_samples <= 0:
+        raise ValueError(f"num_samples must be > 0, got {num_samples}")
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
+        raise ValueError(f"seed must be an integer >= 0, got {seed!r}")
+    if on_shortfall not in SHORTFALL_POLICIES:
+        raise ValueError(
+            f"on_shortfall must be one of {list(SHORTFALL_POLICIES)}, got "
+            f"{on_shortfall!r}"
+        )
+
+
+def _quotas(
+    composition: Composition,
+    weights: Mapping[str, float],
+    available: Mapping[str, int],
+    num_samples: int,
+    on_shortfall: str,
+) -> tuple[dict[str, int], dict[str, int], dict[str, Any]]:
+    """Requested and final quotas plus the shortfall report."""
+    requested = largest_remainder(weights, num_samples)
+    short = {
+        k: {"available": int(available.get(k, 0)), "quota": q}
+        for k, q in requested.items()
+        if q > available.get(k, 0)
+    }
+    for info in short.values():
+        info["missing"] = info["quota"] - info["available"]
+    report: dict[str, Any] = {"policy": on_shortfall, "occurred": bool(short)}
+    report["strata"] = short
+    if not short:
+        return requested, dict(requested), report
+    if on_shortfall == "error":
+        key, info = next(iter(short.items()))
+        raise ValueError(
+            f"stratum {key!r} holds {info['available']} samples but its quota is "
+            f"{info['quota']} (composition {composition.name!r}, num_samples="
+            f"{num_samples}); short strata: "
+            f"{ {k: (v['available'], v['quota']) for k, v in short.items()} } as "
+            "(available, quota). Lower num_samples, or set on_shortfall to "
+            "'redistribute' (give the missing quota to the other strata in "
+            "proportion to their weights) or 'replace' (sample short strata with "
+            "replacement)"
+        )
+    if on_shortfall == "redistribute":
+        final = redistribute_quotas(weights, available, num_samples)
+        report["received"] = {
+            k: final[k] - requested[k] for k in final if final[k] > requested[k]
+        }
+        report["action"] = (
+            "short strata capped at their size; missing quota given to the other "
+            "strata in proportion to their weights"
+        )
+        return requested, final, report
+    empty = [k for k, v in short.items() if v["available"] == 0]
+    if empty:
+        raise ValueError(
+            f"on_shortfall='replace' cannot sample stratum {empty[0]!r}: it holds no "
+            f"samples (quota {short[empty[0]]['quota']}); use "
+            "on_shortfall='redistribute' or remove it from the composition"
+        )
+    report["action"] = "short strata sampled with replacement (balanced repeats)"
+    report["duplicates"] = {k: v["missing"] for k, v in short.items()}
+    return requested, dict(requested), report
+
+
+def _entropy(counts: Mapping[str, int]) -> float:
+    """Shannon entropy (nats) of the shares given by ``counts``."""
+    values = np.asarray([c for c in counts.values() if c > 0], dtype=np.float64)
+    return float(entropy(values)) if values.size else 0.0
+
+
+def _manifest(pool: CanonicalPool, rows: np.ndarray) -> pd.DataFrame:
+    """Manifest rows for canonical pool positions ``rows`` (already ordered)."""
+    take = pa.array(rows, type=pa.int64())
+    strata = np.asarray([*pool.strata, None], dtype=object)
+    codes = pool.codes[rows]
+    frame = pd.DataFrame(
+        {
+            "sample_id": pd.Series(
+                pool.sample_id.take(take).to_pandas(), dtype="str", copy=False
+            ),
+            "path": pd.Series(
+                pool.path.take(take).to_pandas(), dtype="str", copy=False
+            ),
+            "lon": pool.lon[rows],
+            "lat": pool.lat[rows],
+            "stratum": pd.Series(strata[codes], dtype="str"),
+        }
+    )
+    return frame
+
+
+def _draw_strata(
+    pool: CanonicalPool, quotas: Mapping[str, int], seed: int
+) -> np.ndarray:
+    """Canonical positions drawn per stratum, strata in sorted order."""
+    by_code = np.argsort(pool.codes, kind="stable")
+    bounds = np.searchsorted(pool.codes[by_code], np.arange(len(pool.strata) + 1))
+    parts = []
+    for code, name in enumerate(pool.strata):
+        quota = quotas.get(name, 0)
+        if quota == 0:
+            continue
+        members = by_code[bounds[code] : bounds[code + 1]]
+        parts.append(members[_draw(_rng(seed, name), len(members), quota)])
+    return np.concatenate(parts) if parts else np.empty(0, dtype=np.int64)
+
+
+def _draw_uniform(pool: CanonicalPool, num_samples: int, seed: int) -> np.ndarray:
+    """Canonical positions drawn over the whole pool, grouped by stratum after."""
+    drawn = _draw(_rng(seed, None), len(pool), num_samples)
+    codes = pool.codes[drawn]
+    sort_key = np.where(codes < 0, len(pool.strata), codes)
+    return drawn[np.argsort(sort_key, kind="stable")]
+
+
+def select(
+    index: pd.DataFrame,
+    composition: Composition | str | Mapping[str, float],
+    num_samples: int,
+    seed: int = 0,
+    on_shortfall: ShortfallPolicy = "error",
+) -> Selection:
+    """Select a pretraining set of ``num_samples`` samples from a pool.
+
+    Quotas per stratum are exact: the budget is split by largest-remainder
+    rounding of the composition's weights, so quotas sum to ``num_samples``.
+    Each stratum is sampled without replacement from its own PCG64 stream (seeded
+    by ``seed`` and the stratum name). ``uniform`` ignores strata and draws from
+    the whole pool, unassigned samples included. The result does not depend on
+    the order of the index rows.
+
+    Args:
+        index: pool index with columns ``sample_id``, ``path``, ``lon``, ``lat``,
+            ``stratum`` (None/NaN = unassigned; never selected by a stratified
+            composition).
+        composition: a :class:`Composition` or a spec for one.
+        num_samples: size of the pretraining set (> 0).
+        seed: random seed (>= 0).
+        on_shortfall: what to do when a stratum holds fewer samples than its
+            quota: ``"error"`` (default), ``"redistribute"`` (give the missing
+            quota to the other strata in proportion to their weights) or
+            ``"replace"`` (sample that stratum with replacement).
+
+    Returns:
+        The selection: manifest and summary.
+
+    Raises:
+        ValueError: for an invalid index, composition or argument, or a shortfall
+            that the policy cannot resolve (the message names the stratum, what
+            it holds, its quota and the policies).
+    """
+    _validate(num_samples, seed, on_shortfall)
+    comp = (
+        composition
+        if isinstance(composition, Composition)
+        else Composition(composition)
+    )
+    num_samples = int(num_samples)
+    seed = int(seed)
+    pool = canonical_pool(index, require_stratum=comp.is_stratified)
+    pool_counts = pool.counts()
+    unassigned = int(np.count_nonzero(pool.codes < 0))
+    report: dict[str, Any] = {"policy": on_shortfall, "occurred": False, "strata": {}}
+
+    if comp.is_stratified:
+        eligible = len(pool) - unassigned
+        if on_shortfall == "error" and num_samples > eligible:
+            raise ValueError(
+                f"num_samples={num_samples} exceeds the {eligible} samples of the "
+                f"pool that have a stratum; lower num_samples or set on_shortfall to "
+                f"one of {list(SHORTFALL_POLICIES[1:])}"
+            )
+        weights = comp.weights(pool_counts)
+        requested, quotas, report = _quotas(
+            comp, weights, pool_counts, num_samples, on_shortfall
+        )
+        rows = _draw_strata(pool, quotas, seed)
+    else:
+        if num_samples > len(pool) and on_shortfall != "replace":
+            raise ValueError(
+                f"num_samples={num_samples} exceeds the pool size {len(pool)}; lower "
+                "num_samples or set on_shortfall='replace'"
+                + (
+                    " (redistribute has no other strata under 'uniform')"
+                    if on_shortfall == "redistribute"
+                    else ""
+                )
+            )
+        weights = comp.weights({**pool_counts, UNASSIGNED: unassigned})
+        requested = quotas = {}
+        if num_samples > len(pool):
+            report = {
+                "policy": on_shortfall,
+                "occurred": True,
+                "strata": {},
+                "action": "pool sampled with replacement (balanced repeats)",
+                "duplicates": {"pool": num_samples - len(pool)},
+            }
+        rows = _draw_uniform(pool, num_samples, seed)
+
+    manifest = _manifest(pool, rows)
+    counts_arr = np.bincount(
+        np.where(pool.codes[rows] < 0, len(pool.strata), pool.codes[rows]),
+        minlength=len(pool.strata) + 1,
+    )
+    counts = {
+        name: int(n)
+        for name, n in zip((*pool.strata, UNASSIGNED), counts_arr, strict=True)
+        if n > 0
+    }
+    assigned = {k: v for k, v in counts.items() if k != UNASSIGNED}
+    stratum_entropy = _entropy(assigned)
+    is_continent = bool(assigned) and all(k in CONTINENTS for k in assigned)
+    summary: dict[str, Any] = {
+        "library_version": __version__,
+        "composition": comp.to_dict(),
+        "target_shares": weights,
+        "seed": seed,
+        "num_samples": num_samples,
+        "on_shortfall": on_shortfall,
+        "pool_fingerprint": _fingerprint(pool),
+        "strata_fingerprint": _strata_fingerprint(pool),
+        "pool_size": len(pool),
+        "pool_counts": {
+            **pool_counts,
+            **({UNASSIGNED: unassigned} if unassigned else {}),
+        },
+        "requested_quotas": requested,
+        "quotas": quotas,
+        "counts": counts,
+        "shares": {k: v / num_samples for k, v in counts.items()},
+        "unique_samples": int(np.count_nonzero(np.bincount(rows, minlength=len(pool)))),
+        "stratum_entropy_nats": stratum_entropy,
+        "continent_entropy_nats": stratum_entropy if is_continent else None,
+        "max_entropy_nats": math.log(len(assigned)) if assigned else 0.0,
+        "shortfall": report,
+        "manifest_order": MANIFEST_ORDER,
+        "rng": "numpy PCG64; one stream per stratum from SeedSequence(seed, "
+        "sha256(stratum)); uniform: PCG64(seed)",
+    }
+    return Selection(manifest=manifest, summary=_round_floats(summary))
