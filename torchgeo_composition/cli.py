@@ -27,6 +27,14 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "torchgeo_composition.commands.compose:main",
         "build a stratified pretraining set: manifest, summary, map",
     ),
+    "diversity": (
+        "torchgeo_composition.commands.diversity:main",
+        "spectral-entropy report of a pretraining set: JSON, Markdown, plots",
+    ),
+    "correlate": (
+        "torchgeo_composition.commands.correlate:main",
+        "correlate diversity measures with downstream results: rho/p table, plots",
+    ),
 }
 
 LIGHTNING_COMMANDS = ("fit", "validate", "test", "predict")

@@ -1,1 +1,38 @@
-"""diversity."""
+"""Diversity of pretraining sets: spectral and categorical entropy, reports, correlation.
+
+Spectral entropy (:func:`spectral_entropy`) is the per-sample measure whose dataset
+mean predicted downstream performance in the "Pretrain Where?" study; categorical
+entropy (:func:`categorical_entropy`) measures continent, biome or region shares;
+:func:`measure`, :func:`summarize` and :func:`write_report` build dataset reports;
+:func:`correlate` tests a diversity measure against downstream results.
+"""
+
+from .correlation import METHODS, CorrelationResult, correlate
+from .entropy import UNIT_RANGE, categorical_entropy, spectral_entropy
+from .plots import plot_band_entropy, plot_correlation, plot_stratum_distributions
+from .report import (
+    QUANTILES,
+    EntropyMeasurements,
+    measure,
+    summarize,
+    to_markdown,
+    write_report,
+)
+
+__all__ = [
+    "METHODS",
+    "QUANTILES",
+    "UNIT_RANGE",
+    "CorrelationResult",
+    "EntropyMeasurements",
+    "categorical_entropy",
+    "correlate",
+    "measure",
+    "plot_band_entropy",
+    "plot_correlation",
+    "plot_stratum_distributions",
+    "spectral_entropy",
+    "summarize",
+    "to_markdown",
+    "write_report",
+]
