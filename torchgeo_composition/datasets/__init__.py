@@ -1,1 +1,22 @@
-"""datasets."""
+"""Pools of samples to draw pretraining sets from, and small synthetic datasets.
+
+A pool is a :class:`PoolDataset`: a TorchGeo ``NonGeoDataset`` whose
+:meth:`~PoolDataset.index` gives every sample's centre in longitude and latitude.
+"""
+
+from .chips import ChipFolder
+from .pool import INDEX_COLUMNS, PoolDataset
+from .ssl4eo import SSL4EOS12Pool
+from .synthetic import CONTINENT_SHARES, LAND_COVERS, SyntheticSentinel2Pool
+from .synthetic_landcover import SyntheticLandCover
+
+__all__ = [
+    "CONTINENT_SHARES",
+    "INDEX_COLUMNS",
+    "LAND_COVERS",
+    "ChipFolder",
+    "PoolDataset",
+    "SSL4EOS12Pool",
+    "SyntheticLandCover",
+    "SyntheticSentinel2Pool",
+]

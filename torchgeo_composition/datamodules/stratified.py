@@ -1,0 +1,394 @@
+"""A datamodule serving a continent-stratified pretraining set drawn from a pool."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Literal
+
+import kornia.augmentation as K
+import numpy as np
+import pandas as pd
+import torch.distributed as dist
+from torch import Tensor
+from torch.utils.data import DataLoader, Dataset
+from torchgeo.datamodules import NonGeoDataModule
+
+from ..bands import FMOW_MEAN, FMOW_STD, band_indices, canonical_band
+from ..datasets import PoolDataset
+from ..geography import RegionLayer
+from ..sampling import ShortfallPolicy
+from .manifest import build_manifest
+from .sampler import ShardedManifestSampler
+from .transforms import SatMAENormalize
+
+__all__ = ["ContinentStratifiedDataModule", "ManifestDataset"]
+
+_UNASSIGNED = "unassigned"
+_NORMALIZATIONS = ("satmae", "standard", "none")
+
+
+class ManifestDataset(Dataset[dict[str, Any]]):
+    """The samples of a manifest, read from their pool.
+
+    Each sample is the pool's sample dict (optionally restricted to some channels)
+    plus ``continent``: the stratum the sample was selected for.
+    """
+
+    def __init__(
+        self,
+        pool: PoolDataset,
+        positions: Sequence[int],
+        strata: Sequence[str],
+        channels: Sequence[int] | None = None,
+    ) -> None:
+        """Initialize a new ManifestDataset instance.
+
+        Args:
+            pool: The pool the manifest was drawn from.
+            positions: Pool position of each sample (duplicates allowed).
+            strata: Stratum of each sample.
+            channels: Channels of the pool's images to keep; ``None`` keeps all.
+        """
+        self.pool = pool
+        self.positions = list(positions)
+        self.strata = list(strata)
+        self.channels = None if channels is None else list(channels)
+
+    def __len__(self) -> int:
+        """Return the number of samples.
+
+        Returns:
+            The number of samples.
+        """
+        return len(self.positions)
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        """Return one sample.
+
+        Args:
+            index: Position in the manifest subset.
+
+        Returns:
+            ``image``, ``lon``, ``lat`` and ``continent`` (str).
+        """
+        sample: dict[str, Any] = dict(self.pool[self.positions[index]])
+        if self.channels is not None:
+            sample["image"] = sample["image"][self.channels]
+        sample["continent"] = self.strata[index]
+        return sample
+
+
+class ContinentStratifiedDataModule(NonGeoDataModule):
+    """LightningDataModule serving a stratified pretraining set drawn from a pool.
+
+    ``setup`` builds (or reuses) the manifest of ``num_samples`` samples drawn from
+    ``pool`` with the given ``composition`` (see
+    :func:`~torchgeo_composition.datamodules.build_manifest`), then splits it into
+    train and validation sets, stratum by stratum, deterministically from ``seed``.
+
+    Batches are dicts with ``image`` (B, C, H, W) float, ``lon``, ``lat`` (B,) and
+    ``continent`` (list of B strata). On the device, images are normalised
+    (``satmae``: ``clip((x - (mean - 2 std)) / (4 std), 0, 1)``; ``standard``:
+    ``(x - mean) / std``; ``none``) with FMoW-Sentinel statistics unless ``mean`` /
+    ``std`` are given; training batches are then augmented like SatMAE (random
+    resized crop to ``crop_size`` with scale (``min_scale``, 1) and bicubic
+    interpolation, horizontal and vertical flips), validation batches resized to
+    ``crop_size``.
+
+    Under DDP, every rank reads a disjoint shard of each split; together the ranks
+    read every manifest sample exactly once per epoch, in the same number of
+    batches (:class:`ShardedManifestSampler`).
+    """
+
+    def __init__(
+        self,
+        pool: PoolDataset,
+        composition: str | dict[str, float] = "global",
+        num_samples: int = 1000,
+        seed: int = 0,
+        manifest_path: str | None = None,
+        regions: RegionLayer | None = None,
+        on_shortfall: ShortfallPolicy = "error",
+        val_fraction: float = 0.1,
+        batch_size: int = 64,
+        num_workers: int = 0,
+        bands: list[str] | None = None,
+        normalization: Literal["satmae", "standard", "none"] = "satmae",
+        mean: list[float] | None = None,
+        std: list[float] | None = None,
+        crop_size: int | None = 96,
+        min_scale: float = 0.2,
+        augment: bool = True,
+    ) -> None:
+        """Initialize a new ContinentStratifiedDataModule instance.
+
+        Args:
+            pool: The pool to draw from (e.g. a
+                :class:`~torchgeo_composition.datasets.ChipFolder`).
+            composition: Preset (``global``, a continent, ``proportional``,
+                ``uniform``) or ``{stratum: weight}``; continent aliases accepted.
+            num_samples: Size of the pretraining set (train + validation).
+            seed: Seed of the selection, the split and the shuffling.
+            manifest_path: Manifest to reuse or write (``.parquet``/``.csv``);
+                ``None`` keeps it in memory.
+            regions: Region layer defining strata; ``None`` = continents.
+            on_shortfall: ``error``, ``redistribute`` or ``replace``.
+            val_fraction: Share of each stratum held out for validation, in [0, 1).
+            batch_size: Size of each mini-batch (per rank).
+            num_workers: Number of workers for parallel data loading.
+            bands: Bands to use, in order; ``None`` uses all of ``pool.bands``.
+            normalization: ``satmae``, ``standard`` or ``none``.
+            mean: Per-band mean for normalisation (default FMoW-Sentinel).
+            std: Per-band standard deviation for normalisation (default
+                FMoW-Sentinel).
+            crop_size: Output size of the crop/resize; ``None`` keeps chip sizes
+                (and disables the crop).
+            min_scale: Smallest area share of a random resized crop.
+            augment: Apply the random crop and flips to training batches.
+
+        Raises:
+            ValueError: If an argument is invalid (the message names it, the bad
+                value and the valid choices).
+        """
+        super().__init__(type(pool), batch_size, num_workers)
+        self.save_hyperparameters(ignore=["pool", "regions"])
+        if num_samples <= 0:
+            raise ValueError(f"num_samples must be > 0, got {num_samples}")
+        if not 0 <= val_fraction < 1:
+            raise ValueError(f"val_fraction must be in [0, 1), got {val_fraction}")
+        if normalization not in _NORMALIZATIONS:
+            raise ValueError(
+                f"normalization {normalization!r} is not valid; valid choices are "
+                f"{list(_NORMALIZATIONS)}"
+            )
+        if crop_size is not None and crop_size < 1:
+            raise ValueError(f"crop_size must be >= 1 or None, got {crop_size}")
+        if not 0 < min_scale <= 1:
+            raise ValueError(f"min_scale must be in (0, 1], got {min_scale}")
+        self.pool = pool
+        self.regions = regions
+        self.bands = tuple(bands) if bands is not None else tuple(pool.bands)
+        self.channels = band_indices(pool.bands, self.bands)
+        self.manifest: pd.DataFrame | None = None
+        self.summary: dict[str, Any] | None = None
+        norm = self._normalization(normalization, mean, std)
+        resize = [] if crop_size is None else [K.Resize((crop_size, crop_size))]
+        eval_aug = K.AugmentationSequential(
+            *norm, *resize, data_keys=None, keepdim=True
+        )
+        self.aug = eval_aug
+        if augment:
+            crop = (
+                []
+                if crop_size is None
+                else [
+                    K.RandomResizedCrop(
+                        (crop_size, crop_size),
+                        scale=(min_scale, 1.0),
+                        resample="bicubic",
+                    )
+                ]
+            )
+            self.train_aug = K.AugmentationSequential(
+                *norm,
+                *crop,
+                K.RandomHorizontalFlip(),
+                K.RandomVerticalFlip(),
+                data_keys=None,
+                keepdim=True,
+            )
+        else:
+            self.train_aug = eval_aug
+
+    def _normalization(
+        self, kind: str, mean: list[float] | None, std: list[float] | None
+    ) -> list[K.IntensityAugmentationBase2D]:
+        """Build the normalisation step for the selected bands."""
+        if kind == "none":
+            return []
+        n = len(self.bands)
+        for name, value, table in (("mean", mean, FMOW_MEAN), ("std", std, FMOW_STD)):
+            if value is None:
+                unknown = [b for b in self.bands if canonical_band(b) not in table]
+                if unknown:
+                    raise ValueError(
+                        f"{name} is required for bands {unknown}: FMoW-Sentinel "
+                        f"statistics exist only for {list(table)}"
+                    )
+            elif len(value) != n:
+                raise ValueError(
+                    f"{name} has {len(value)} values but bands has {n}: "
+                    f"{list(self.bands)}"
+                )
+        mean_v = mean or [FMOW_MEAN[canonical_band(b)] for b in self.bands]
+        std_v = std or [FMOW_STD[canonical_band(b)] for b in self.bands]
+        if kind == "satmae":
+            return [SatMAENormalize(mean_v, std_v)]
+        return [K.Normalize(mean=mean_v, std=std_v)]
+
+    def _selection(self) -> None:
+        """Build or reuse the manifest (once)."""
+        if self.manifest is not None:
+            return
+        hp = self.hparams
+        selection = build_manifest(
+            self.pool,
+            composition=hp["composition"],
+            num_samples=hp["num_samples"],
+            seed=hp["seed"],
+            manifest_path=hp["manifest_path"],
+            regions=self.regions,
+            on_shortfall=hp["on_shortfall"],
+        )
+        self.manifest = selection.manifest.reset_index(drop=True)
+        self.summary = selection.summary
+
+    def prepare_data(self) -> None:
+        """Build and save the manifest (on one process only, before ``setup``)."""
+        if self.hparams["manifest_path"] is not None:
+            self._selection()
+
+    def _split(self) -> tuple[np.ndarray, np.ndarray]:
+        """Return manifest row numbers of the train and validation sets."""
+        assert self.manifest is not None
+        strata = self.manifest["stratum"].fillna(_UNASSIGNED).astype(str)
+        rng = np.random.default_rng(self.hparams["seed"])
+        fraction = self.hparams["val_fraction"]
+        val: list[np.ndarray] = []
+        for _, rows in strata.groupby(strata, sort=True):
+            members = rows.index.to_numpy()
+            k = round(fraction * len(members))
+            val.append(rng.permutation(members)[:k])
+        val_rows = np.sort(np.concatenate(val)) if val else np.empty(0, dtype=int)
+        mask = np.ones(len(strata), dtype=bool)
+        mask[val_rows] = False
+        return np.flatnonzero(mask), val_rows
+
+    def _subset(self, rows: np.ndarray) -> ManifestDataset:
+        assert self.manifest is not None
+        part = self.manifest.iloc[rows]
+        strata = part["stratum"].astype(object).where(part["stratum"].notna(), None)
+        labels = [_UNASSIGNED if s in (None, "nan") else str(s) for s in strata]
+        positions = self.pool.positions(part["sample_id"].tolist())
+        channels = None
+        if self.channels != list(range(len(self.pool.bands))):
+            channels = self.channels
+        return ManifestDataset(self.pool, positions, labels, channels)
+
+    def setup(self, stage: str) -> None:
+        """Build or reuse the manifest and set up the datasets.
+
+        Args:
+            stage: Either 'fit', 'validate', 'test', or 'predict'.
+        """
+        self._selection()
+        assert self.manifest is not None
+        train_rows, val_rows = self._split()
+        if stage in ("fit", "validate"):
+            self.train_dataset = self._subset(train_rows)
+            self.val_dataset = self._subset(val_rows) if len(val_rows) else None
+        if stage == "predict":
+            self.predict_dataset = self._subset(np.arange(len(self.manifest)))
+
+    def _world(self) -> tuple[int, int]:
+        """Return (number of ranks, this rank)."""
+        if self.trainer is not None:
+            return self.trainer.world_size, self.trainer.global_rank
+        if dist.is_available() and dist.is_initialized():
+            return dist.get_world_size(), dist.get_rank()
+        return 1, 0
+
+    def _dataloader_factory(self, split: str) -> DataLoader[dict[str, Tensor]]:
+        """Implement one or more PyTorch DataLoaders.
+
+        Args:
+            split: Either 'train', 'val', 'test', or 'predict'.
+
+        Returns:
+            A data loader; for 'train' and 'val' its sampler shards the split
+            across ranks (:class:`ShardedManifestSampler`).
+
+        Raises:
+            MisconfigurationException: If :meth:`setup` does not define the
+                split's dataset, or if it has length 0.
+        """
+        dataset = self._valid_attribute(f"{split}_dataset", "dataset")
+        batch_size = self._valid_attribute(f"{split}_batch_size", "batch_size")
+        sampler = None
+        if split in ("train", "val"):
+            replicas, rank = self._world()
+            sampler = ShardedManifestSampler(
+                dataset,
+                batch_size,
+                num_replicas=replicas,
+                rank=rank,
+                shuffle=split == "train",
+                seed=self.hparams["seed"],
+            )
+        return DataLoader(
+            dataset=dataset,
+            batch_size=batch_size,
+            sampler=sampler,
+            num_workers=self.num_workers,
+            collate_fn=self.collate_fn,
+            drop_last=False,
+            persistent_workers=self.num_workers > 0,
+        )
+
+    def val_dataloader(self) -> DataLoader[dict[str, Tensor]]:
+        """Implement one or more PyTorch DataLoaders for validation.
+
+        Returns:
+            The validation data loader (an empty list when ``val_fraction`` is 0).
+        """
+        if self.hparams["val_fraction"] == 0:
+            return []  # type: ignore[return-value]
+        return self._dataloader_factory("val")
+
+    def on_after_batch_transfer(
+        self, batch: dict[str, Any], dataloader_idx: int
+    ) -> dict[str, Any]:
+        """Normalise and augment the images of a batch on the device.
+
+        Only ``image`` goes through the kornia pipeline; ``lon``, ``lat`` and
+        ``continent`` pass through unchanged.
+
+        Args:
+            batch: A batch of data.
+            dataloader_idx: The index of the dataloader the batch belongs to.
+
+        Returns:
+            The batch with transformed images.
+        """
+        if self.trainer:
+            if self.trainer.training:
+                split = "train"
+            elif self.trainer.validating or self.trainer.sanity_checking:
+                split = "val"
+            elif self.trainer.testing:
+                split = "test"
+            else:
+                split = "predict"
+            aug: Callable[[dict[str, Tensor]], dict[str, Tensor]] = (
+                self._valid_attribute(f"{split}_aug", "aug")
+            )
+            batch["image"] = aug({"image": batch["image"]})["image"]
+        return batch
+
+    def transform(
+        self, batch: Mapping[str, Any], train: bool = False
+    ) -> dict[str, Any]:
+        """Apply the device-side pipeline outside a Trainer (e.g. for inspection).
+
+        Args:
+            batch: A collated batch.
+            train: Use the training augmentation instead of the evaluation one.
+
+        Returns:
+            A copy of the batch with transformed images.
+        """
+        aug = self.train_aug if train else self.aug
+        out = dict(batch)
+        assert aug is not None
+        out["image"] = aug({"image": batch["image"]})["image"]
+        return out

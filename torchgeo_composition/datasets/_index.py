@@ -1,0 +1,303 @@
+"""Parallel, cached indexing of folders of rasters (CRS + bounds, no pixel reads)."""
+
+from __future__ import annotations
+
+import hashlib
+import multiprocessing
+import os
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import rasterio
+from pyproj import CRS, Transformer
+from rasterio.errors import RasterioIOError
+from tqdm.auto import tqdm
+
+__all__ = [
+    "GDAL_OPTIONS",
+    "INDEX_FILENAME",
+    "PROCESS_THRESHOLD",
+    "FileEntry",
+    "cached_index",
+    "check_lonlat",
+    "read_raster_headers",
+    "scan_files",
+    "signature",
+]
+
+#: Name of the cached index file written into a pool's root folder.
+INDEX_FILENAME = ".tgc_index.parquet"
+
+#: Index format version; bump to invalidate old caches.
+_VERSION = "1"
+
+#: GDAL settings for opening many small rasters (as TorchGeo's CLI sets them).
+GDAL_OPTIONS: dict[str, str] = {"GDAL_DISABLE_READDIR_ON_OPEN": "EMPTY_DIR"}
+
+#: From this many files on, headers are read by a pool of processes.
+PROCESS_THRESHOLD = 10_000
+
+#: Files per task submitted to the worker pool.
+_CHUNK = 512
+
+FileEntry = tuple[str, int, int]  # (relative posix path, size, mtime_ns)
+
+
+def scan_files(root: Path, suffixes: Sequence[str]) -> list[FileEntry]:
+    """List files under ``root`` whose name ends with one of ``suffixes``.
+
+    Hidden files and folders (name starting with ``.``) are skipped.
+
+    Args:
+        root: Folder to scan recursively.
+        suffixes: Lower-case file name endings to keep, e.g. ``(".tif", ".tiff")``.
+
+    Returns:
+        ``(relative path, size, mtime_ns)`` per file, sorted by path.
+    """
+    out: list[FileEntry] = []
+    stack = [root]
+    while stack:
+        folder = stack.pop()
+        with os.scandir(folder) as it:
+            for entry in it:
+                if entry.name.startswith("."):
+                    continue
+                if entry.is_dir(follow_symlinks=True):
+                    stack.append(Path(entry.path))
+                elif entry.name.lower().endswith(tuple(suffixes)):
+                    st = entry.stat(follow_symlinks=True)
+                    rel = Path(entry.path).relative_to(root).as_posix()
+                    out.append((rel, st.st_size, st.st_mtime_ns))
+    out.sort()
+    return out
+
+
+def signature(files: Sequence[FileEntry], extra: str = "") -> str:
+    """Hash a file listing (paths, sizes, modification times).
+
+    Args:
+        files: Output of :func:`scan_files`.
+        extra: Further text mixed into the hash (e.g. index options).
+
+    Returns:
+        A hexadecimal SHA-256 digest.
+    """
+    digest = hashlib.sha256(f"v{_VERSION}|{extra}\n".encode())
+    for rel, size, mtime in files:
+        digest.update(f"{rel}\t{size}\t{mtime}\n".encode())
+    return digest.hexdigest()
+
+
+def _header(path: str) -> tuple[str, float, float, int]:
+    """Read one raster's CRS, bounds centre and band count.
+
+    Args:
+        path: Raster file path.
+
+    Returns:
+        ``(crs_wkt, centre x, centre y, band count)`` in the file's CRS.
+
+    Raises:
+        ValueError: If the file is not a raster or has no CRS.
+    """
+    try:
+        with rasterio.open(path) as src:
+            crs = src.crs
+            bounds = src.bounds
+            count = src.count
+    except RasterioIOError as err:
+        raise ValueError(
+            f"file {path!r} is not a readable raster ({err}); a pool folder may only "
+            "hold GeoTIFF chips"
+        ) from err
+    if crs is None:
+        raise ValueError(
+            f"raster {path!r} has no CRS; every chip needs a coordinate reference "
+            "system to locate it (set one with rasterio or gdal_edit.py -a_srs)"
+        )
+    cx = (bounds.left + bounds.right) / 2
+    cy = (bounds.bottom + bounds.top) / 2
+    return crs.to_wkt(), cx, cy, count
+
+
+def _chunks(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+_Chunk = tuple[list[str], list[int], list[float], list[float], list[int]]
+
+
+def _read_chunk(chunk: Sequence[str]) -> _Chunk:
+    """Read the headers of a chunk of rasters (runs in a worker).
+
+    Returns:
+        ``(distinct CRS WKTs, CRS code per file, centre x, centre y, band count)``.
+    """
+    wkts: dict[str, int] = {}
+    codes: list[int] = []
+    xs: list[float] = []
+    ys: list[float] = []
+    counts: list[int] = []
+    # one GDAL environment per chunk instead of one per file, and no listing of the
+    # (possibly huge) folder for sidecar files at every open
+    with rasterio.Env(**GDAL_OPTIONS):
+        for path in chunk:
+            wkt, x, y, count = _header(path)
+            codes.append(wkts.setdefault(wkt, len(wkts)))
+            xs.append(x)
+            ys.append(y)
+            counts.append(count)
+    return list(wkts), codes, xs, ys, counts
+
+
+def _executor(num_files: int, num_workers: int | None) -> Executor:
+    """Processes for large folders (header parsing holds the GIL), else threads."""
+    workers = num_workers if num_workers is not None else (os.cpu_count() or 1)
+    if (
+        num_files >= PROCESS_THRESHOLD
+        and workers > 1
+        and "fork" in multiprocessing.get_all_start_methods()
+    ):
+        # fork: workers start instantly and need no importable __main__
+        return ProcessPoolExecutor(
+            workers, mp_context=multiprocessing.get_context("fork")
+        )
+    return ThreadPoolExecutor(max_workers=num_workers)
+
+
+def read_raster_headers(
+    paths: Sequence[str], num_workers: int | None = None
+) -> pd.DataFrame:
+    """Read CRS and bounds of many rasters in parallel and reproject their centres.
+
+    Only headers are read (no pixels). Files are processed in chunks of 512, by a
+    pool of processes for :data:`PROCESS_THRESHOLD` files or more (opening a file
+    is mostly Python and GDAL work that holds the GIL), else by threads; centres
+    are reprojected to EPSG:4326 with one vectorised :class:`pyproj.Transformer`
+    call per CRS.
+
+    Args:
+        paths: Raster file paths.
+        num_workers: Workers; ``None`` uses one process per CPU (or Python's
+            default number of threads).
+
+    Returns:
+        A data frame with ``lon``, ``lat`` (float64) and ``count`` (int) per path,
+        in input order.
+
+    Raises:
+        ValueError: If a file is not a raster or has no CRS (the message names it).
+    """
+    crs_ids: dict[str, int] = {}
+    codes: list[int] = []
+    xs: list[float] = []
+    ys: list[float] = []
+    counts: list[int] = []
+    with (
+        _executor(len(paths), num_workers) as pool,
+        tqdm(total=len(paths), desc="Indexing rasters", disable=None) as bar,
+    ):
+        for wkts, chunk_codes, cx, cy, cc in pool.map(
+            _read_chunk, _chunks(paths, _CHUNK)
+        ):
+            remap = [crs_ids.setdefault(w, len(crs_ids)) for w in wkts]
+            codes += [remap[c] for c in chunk_codes]
+            xs += cx
+            ys += cy
+            counts += cc
+            bar.update(len(cc))
+    code_arr = np.asarray(codes, dtype=np.int64)
+    x_arr = np.asarray(xs, dtype=np.float64)
+    y_arr = np.asarray(ys, dtype=np.float64)
+    lon = np.empty(len(paths), dtype=np.float64)
+    lat = np.empty(len(paths), dtype=np.float64)
+    for wkt, code in crs_ids.items():
+        rows = np.flatnonzero(code_arr == code)
+        transformer = Transformer.from_crs(
+            CRS.from_wkt(wkt), "EPSG:4326", always_xy=True
+        )
+        lon[rows], lat[rows] = transformer.transform(x_arr[rows], y_arr[rows])
+    return pd.DataFrame(
+        {"lon": lon, "lat": lat, "count": np.asarray(counts, dtype=np.int64)}
+    )
+
+
+def check_lonlat(index: pd.DataFrame, root: str) -> None:
+    """Raise if a sample's centre is not a valid longitude/latitude.
+
+    Args:
+        index: Pool index with ``path``, ``lon`` and ``lat``.
+        root: Pool root, for the message.
+
+    Raises:
+        ValueError: Naming the first file whose centre is NaN or out of range.
+    """
+    lon = index["lon"].to_numpy()
+    lat = index["lat"].to_numpy()
+    bad = ~(np.isfinite(lon) & np.isfinite(lat))
+    bad |= (np.abs(lon) > 180) | (np.abs(lat) > 90)
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise ValueError(
+            f"file {os.path.join(root, str(index['path'].iat[i]))!r} has its centre at "
+            f"lon={lon[i]}, lat={lat[i]}, not a valid location (lon in [-180, 180], "
+            "lat in [-90, 90]); check its CRS and geotransform"
+        )
+
+
+def _write_atomic(table: pa.Table, path: Path) -> bool:
+    """Write a Parquet table atomically; return False if the folder is read-only."""
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".parquet", dir=path.parent)
+    except OSError:
+        return False
+    try:
+        os.close(fd)
+        pq.write_table(table, tmp)
+        os.replace(tmp, path)
+    except OSError:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        return False
+    return True
+
+
+def cached_index(
+    cache_path: Path, sig: str, build: Callable[[], pd.DataFrame]
+) -> pd.DataFrame:
+    """Return the index stored at ``cache_path`` if its signature matches, else build it.
+
+    A rebuilt index is written atomically (temporary file, then rename); a pool on
+    read-only storage is indexed in memory every time.
+
+    Args:
+        cache_path: Parquet file holding the cached index.
+        sig: Signature of the current folder contents (:func:`signature`).
+        build: Function building the index.
+
+    Returns:
+        The index.
+    """
+    if cache_path.exists():
+        try:
+            table = pq.read_table(cache_path)
+            meta = table.schema.metadata or {}
+            if meta.get(b"tgc_signature") == sig.encode():
+                return table.to_pandas()
+        except (OSError, pa.ArrowException):
+            pass
+    frame = build()
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    table = table.replace_schema_metadata(
+        {**(table.schema.metadata or {}), b"tgc_signature": sig.encode()}
+    )
+    _write_atomic(table, cache_path)
+    return frame

@@ -1,0 +1,126 @@
+"""A small, reproducible, labelled land-cover classification set of synthetic chips."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import torch
+from scipy.ndimage import zoom
+from torch import Tensor
+from torchgeo.datasets import NonGeoDataset
+
+from ..bands import S2_BANDS, band_indices
+from .synthetic import LAND_COVERS
+
+__all__ = ["SyntheticLandCover"]
+
+
+class SyntheticLandCover(NonGeoDataset):
+    """Synthetic Sentinel-2 chips labelled by their dominant land cover.
+
+    A downstream task for the demo pool
+    (:class:`~torchgeo_composition.datasets.SyntheticSentinel2Pool`): every chip mixes
+    one to three of the land covers of
+    :data:`~torchgeo_composition.datasets.LAND_COVERS` (water, forest, cropland,
+    desert, urban, snow) with the same spectra, brightness variation and noise as the
+    demo pool, and its label is the cover occupying most pixels. Chips are generated
+    in memory from ``seed`` (the same arguments always give the same samples) and
+    classes are balanced: sample ``i`` is dominated by class ``i mod 6``.
+
+    Samples are dicts with ``image`` (C, H, W) float32 digital numbers (reflectance
+    x 10000, like the pool) and ``label`` (0-d int64 tensor, the index of the class in
+    :attr:`classes`).
+    """
+
+    #: Class names, in label order.
+    classes: tuple[str, ...] = tuple(LAND_COVERS)
+
+    def __init__(
+        self,
+        num_samples: int = 600,
+        size: int = 32,
+        seed: int = 0,
+        bands: Sequence[str] | None = None,
+        transforms: Callable[[dict[str, Tensor]], dict[str, Tensor]] | None = None,
+    ) -> None:
+        """Initialize a new SyntheticLandCover instance (generates the chips).
+
+        Args:
+            num_samples: Number of chips (at least one per class, 6).
+            size: Height and width of each chip in pixels (at least 4).
+            seed: Random seed; the same seed gives identical chips.
+            bands: Bands to return, in order; ``None`` returns all 13
+                (:data:`~torchgeo_composition.bands.S2_BANDS`).
+            transforms: A function/transform that takes a sample dict and returns a
+                transformed version.
+
+        Raises:
+            ValueError: If ``num_samples`` < 6, ``size`` < 4, or ``bands`` names an
+                unknown band.
+        """
+        if num_samples < len(self.classes):
+            raise ValueError(
+                f"num_samples must be >= {len(self.classes)} (one per class), got "
+                f"{num_samples}"
+            )
+        if size < 4:
+            raise ValueError(f"size must be >= 4 pixels, got {size}")
+        self.bands = tuple(bands) if bands is not None else S2_BANDS
+        channels = band_indices(S2_BANDS, self.bands)
+        self.num_samples = num_samples
+        self.size = size
+        self.seed = seed
+        self.transforms = transforms
+        images, labels = self._generate(num_samples, size, seed)
+        self.images = torch.from_numpy(images[:, channels])
+        self.labels = torch.from_numpy(labels)
+
+    @classmethod
+    def _generate(
+        cls, num_samples: int, size: int, seed: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Simulate all chips and their labels."""
+        spectra = np.asarray(list(LAND_COVERS.values()), dtype=np.float64)  # (K, 13)
+        k_classes = len(spectra)
+        images = np.empty((num_samples, spectra.shape[1], size, size), np.float32)
+        labels = np.empty(num_samples, dtype=np.int64)
+        for i in range(num_samples):
+            rng = np.random.default_rng([seed, i])
+            target = i % k_classes
+            others = rng.permutation([c for c in range(k_classes) if c != target])
+            covers = np.concatenate([[target], others[: rng.integers(0, 3)]])
+            fields = np.stack(
+                [zoom(rng.normal(size=(4, 4)), size / 4, order=1) for _ in covers]
+            )
+            fields[0] += 0.6  # the target cover tends to dominate
+            cover = covers[np.argmax(fields, axis=0)]  # (H, W)
+            counts = np.bincount(cover.ravel(), minlength=k_classes)
+            labels[i] = int(np.argmax(counts))
+            image = spectra[cover].transpose(2, 0, 1) * rng.uniform(0.85, 1.15)
+            image *= 1 + 0.04 * rng.normal(size=image.shape)
+            image += 30 * rng.normal(size=image.shape)
+            images[i] = np.clip(np.rint(image), 1, 65535)
+        return images, labels
+
+    def __len__(self) -> int:
+        """Return the number of chips.
+
+        Returns:
+            The number of chips.
+        """
+        return self.num_samples
+
+    def __getitem__(self, index: int) -> dict[str, Tensor]:
+        """Return one chip and its label.
+
+        Args:
+            index: Position of the chip.
+
+        Returns:
+            ``image`` (C, H, W) float32 and ``label`` (int64).
+        """
+        sample = {"image": self.images[index], "label": self.labels[index]}
+        if self.transforms is not None:
+            sample = self.transforms(sample)
+        return sample
