@@ -35,6 +35,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "torchgeo_composition.commands.correlate:main",
         "correlate diversity measures with downstream results: rho/p table, plots",
     ),
+    "cka": (
+        "torchgeo_composition.commands.cka:main",
+        "linear CKA between backbones' features: heat-map PNG and table",
+    ),
 }
 
 LIGHTNING_COMMANDS = ("fit", "validate", "test", "predict")

@@ -1,1 +1,13 @@
 """trainers."""
+
+from .distillation import DistillationTask
+from .fusion import FusionClassificationTask, FusionSegmentationTask
+from .satmae import SatMAETask, WarmupCosine
+
+__all__ = [
+    "DistillationTask",
+    "FusionClassificationTask",
+    "FusionSegmentationTask",
+    "SatMAETask",
+    "WarmupCosine",
+]

@@ -1,0 +1,214 @@
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+
+from tests.data.eurosat import make_eurosat
+from torchgeo_composition.cli import main
+from torchgeo_composition.trainers import FusionClassificationTask
+from torchgeo_composition.trainers._fusion_cache import CacheMixin
+
+pytestmark = pytest.mark.filterwarnings("ignore:Found .* in eval mode")
+
+CONFIG = Path(__file__).parents[2] / "configs" / "fusion" / "eurosat_concat.yaml"
+TINY_VIT = {"input_size": 16, "depth": 1, "embed_dim": 32, "num_heads": 2}
+VIT = {"name": "timm:vit_small_patch16_224", **TINY_VIT}
+TINY_THREE = [
+    {"name": "satmae:satmae_vit_tiny_patch8_96", "input_size": 16, "depth": 1},
+    {"name": "timm:hiera_tiny_224", "input_size": 32, "embed_dim": 16}
+    | {"num_heads": 1, "stages": [1, 1, 1, 1]},
+    {"name": "torchgeo:dofa_small_patch16_224", **TINY_VIT},
+]
+QUIET = [
+    "--trainer.fast_dev_run=1",
+    "--trainer.enable_progress_bar=false",
+    "--trainer.enable_model_summary=false",
+]
+
+
+def _eurosat_fit(root: Path, tmp: Path, backbones: Any, *extra: str) -> None:
+    main(
+        [
+            "fit",
+            f"--config={CONFIG}",
+            f"--model.init_args.backbones={json.dumps(backbones)}",
+            f"--model.init_args.feature_cache={tmp / 'cache'}",
+            f"--data.dict_kwargs.root={root}",
+            "--data.init_args.batch_size=4",
+            "--data.init_args.num_workers=0",
+            f"--trainer.default_root_dir={tmp / 'runs'}",
+            *QUIET,
+            *extra,
+        ]
+    )
+
+
+def test_eurosat_config_with_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = make_eurosat(tmp_path / "eurosat", size=16)
+    _eurosat_fit(root, tmp_path, TINY_THREE)  # shipped config, three backbones
+    entries = sorted(p.name for p in (tmp_path / "cache").iterdir())
+    assert [e.split("-")[0] for e in entries] == ["train", "val"]  # miss: written
+
+    def boom(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("cache miss on unchanged inputs")
+
+    with monkeypatch.context() as m:  # hit: nothing recomputed
+        m.setattr(CacheMixin, "_compute_split", boom)
+        _eurosat_fit(root, tmp_path, TINY_THREE)
+    assert sorted(p.name for p in (tmp_path / "cache").iterdir()) == entries
+
+    make_eurosat(root, size=16, seed=1)  # inputs changed: new entries
+    _eurosat_fit(root, tmp_path, TINY_THREE)
+    assert len(list((tmp_path / "cache").iterdir())) == 4
+
+
+def _synthetic(kind: str, model: str, tmp: Path, *extra: str) -> None:
+    main(
+        [
+            "fit",
+            f"--model={model}",
+            f"--model.backbones={json.dumps([VIT, {'name': 'timm:test_resnet'}])}",
+            "--model.bands=[B2,B3,B4,B8]",
+            "--model.num_classes=3",
+            "--model.projection_dim=8",
+            "--data=tests.data.fusion_data.SyntheticFusionDataModule",
+            f"--data.kind={kind}",
+            f"--trainer.default_root_dir={tmp}",
+            *QUIET,
+            *extra,
+        ]
+    )
+
+
+def test_multilabel_through_cli(tmp_path: Path) -> None:
+    _synthetic(
+        "multilabel",
+        "FusionClassificationTask",
+        tmp_path,
+        "--model.task=multilabel",
+        "--model.fusion=weighted",
+        "--model.head=mlp",
+    )
+
+
+def _task(**kwargs: Any) -> FusionClassificationTask:
+    args: dict[str, Any] = {"backbones": [VIT], "bands": ["B2"], "num_classes": 2}
+    return FusionClassificationTask(**(args | kwargs))
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"num_classes": None}, "num_classes=None"),
+        ({"num_classes": 1}, "num_classes=1"),
+        ({"task": "binary"}, "task='binary'"),
+        ({"bands": []}, "bands is empty"),
+        (
+            {
+                "bands": ["B2"],
+                "backbones": [{"name": "satmae:satmae_vit_tiny_patch8_96"}],
+            },
+            "B3",
+        ),
+        ({"backbones": ["timm:resnet_18"]}, "close matches"),
+        (
+            {"feature_cache": "x", "freeze_backbones": False},
+            "needs every backbone frozen",
+        ),
+        ({"input_mean": [0.0]}, "given together"),
+    ],
+)
+def test_bad_arguments(kwargs: dict[str, Any], match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        _task(**kwargs)
+
+
+def test_unwritable_cache_dir(tmp_path: Path) -> None:
+    (tmp_path / "f").write_text("")
+    with pytest.raises(ValueError, match="not a writable directory"):
+        _task(feature_cache=str(tmp_path / "f" / "cache"))
+
+
+def test_segmentation_needs_classes() -> None:
+    from torchgeo_composition.trainers import FusionSegmentationTask
+
+    with pytest.raises(ValueError, match="num_classes=None"):
+        FusionSegmentationTask(backbones=[VIT], bands=["B2"])
+
+
+def test_predict_probabilities() -> None:
+    task = _task(task="multilabel", num_classes=3)
+    with torch.no_grad():
+        out = task.predict_step({"image": torch.rand(2, 1, 16, 16)}, 0)
+    assert out.shape == (2, 3) and float(out.min()) >= 0 and float(out.max()) <= 1
+
+
+def test_probe_config(tmp_path: Path) -> None:
+    root = make_eurosat(tmp_path / "eurosat", size=16)
+    probe = CONFIG.parents[1] / "probe" / "satmae_linear_probe.yaml"
+    backbone = {
+        "name": "satmae:satmae_vit_tiny_patch8_96",
+        "input_size": 16,
+        "depth": 1,
+    }
+    main(
+        [
+            "fit",
+            f"--config={probe}",
+            f"--model.init_args.backbones={json.dumps([backbone])}",
+            f"--model.init_args.feature_cache={tmp_path / 'cache'}",
+            f"--data.dict_kwargs.root={root}",
+            "--data.init_args.batch_size=4",
+            "--data.init_args.num_workers=0",
+            f"--trainer.default_root_dir={tmp_path / 'runs'}",
+            *QUIET,
+        ]
+    )
+
+
+def test_segmentation_config(tmp_path: Path) -> None:
+    from tests.data.landcoverai import make_landcoverai
+
+    root = make_landcoverai(tmp_path / "lcai", size=32)
+    config = CONFIG.parent / "landcoverai_upernet.yaml"
+    backbones = [TINY_THREE[1], TINY_THREE[2]]
+    main(
+        [
+            "fit",
+            f"--config={config}",
+            f"--model.init_args.backbones={json.dumps(backbones)}",
+            "--model.init_args.projection_dim=8",
+            "--model.init_args.decoder_channels=8",
+            f"--data.dict_kwargs.root={root}",
+            "--data.init_args.batch_size=2",
+            "--data.init_args.num_workers=0",
+            f"--trainer.default_root_dir={tmp_path / 'runs'}",
+            *QUIET,
+        ]
+    )
+
+
+def test_cache_refuses_train_augmentation(tmp_path: Path) -> None:
+    from types import SimpleNamespace
+
+    task = _task(feature_cache=str(tmp_path / "cache"))
+    aug = object()
+    for dm, refused in [
+        (SimpleNamespace(aug=aug, train_aug=object()), True),
+        (SimpleNamespace(aug=aug, train_aug=None), False),
+        (SimpleNamespace(aug=aug, train_aug=aug, augment=True), True),
+        (SimpleNamespace(aug=aug, train_aug=object(), augment=False), False),
+    ]:
+        task._trainer = SimpleNamespace(datamodule=dm)  # type: ignore[assignment]
+        if refused:
+            with pytest.raises(ValueError, match="train augmentation off"):
+                task._check_cacheable()
+        else:
+            task._check_cacheable()
+    task._trainer = SimpleNamespace(datamodule=None)  # type: ignore[assignment]
+    with pytest.raises(ValueError, match="needs a datamodule"):
+        task._check_cacheable()

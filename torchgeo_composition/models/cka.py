@@ -1,0 +1,45 @@
+"""Linear centred kernel alignment (CKA) between two sets of features."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from numpy.typing import ArrayLike
+from torch import Tensor
+
+__all__ = ["linear_cka"]
+
+
+def linear_cka(x: Tensor | ArrayLike, y: Tensor | ArrayLike) -> float:
+    """Linear CKA of two feature matrices over the same samples.
+
+    ``CKA = ||Y_c^T X_c||_F^2 / (||X_c^T X_c||_F ||Y_c^T Y_c||_F)`` with
+    column-centred ``X_c``, ``Y_c`` (Kornblith et al., 2019). It is 1 for
+    identical features (and for features equal up to an orthogonal transform
+    and isotropic scaling) and near 0 for unrelated ones.
+
+    Args:
+        x: Features ``(N, D1)``.
+        y: Features ``(N, D2)`` of the same N samples.
+
+    Returns:
+        CKA in ``[0, 1]``.
+
+    Raises:
+        ValueError: If the inputs are not 2-D with the same number of rows (at
+            least 2), or one of them is constant (CKA undefined).
+    """
+    a = torch.as_tensor(np.asarray(x) if not isinstance(x, Tensor) else x)
+    b = torch.as_tensor(np.asarray(y) if not isinstance(y, Tensor) else y)
+    a, b = a.detach().double().cpu(), b.detach().double().cpu()
+    if a.ndim != 2 or b.ndim != 2 or a.shape[0] != b.shape[0] or a.shape[0] < 2:
+        raise ValueError(
+            f"x and y must be (N, D) with the same N >= 2, got {tuple(a.shape)} "
+            f"and {tuple(b.shape)}"
+        )
+    a = a - a.mean(dim=0, keepdim=True)
+    b = b - b.mean(dim=0, keepdim=True)
+    denom = torch.linalg.matrix_norm(a.T @ a) * torch.linalg.matrix_norm(b.T @ b)
+    if denom == 0:
+        raise ValueError("CKA is undefined for constant features (zero variance)")
+    return float(torch.linalg.matrix_norm(b.T @ a) ** 2 / denom)
