@@ -5,7 +5,7 @@ import sys
 
 sys.path.insert(0, os.path.abspath(".."))
 
-import torchgeo_composition  # noqa: E402
+import torchgeo_composition
 
 project = "torchgeo-composition"
 author = "torchgeo-composition contributors"
