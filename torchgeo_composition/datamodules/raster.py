@@ -78,7 +78,8 @@ class StratifiedRasterDataModule(GeoDataModule):
             ValueError: If an argument is invalid (named in the message).
         """
         super().__init__(type(dataset), batch_size, patch_size, length, num_workers)
-        self.save_hyperparameters(ignore=["dataset", "regions"])
+        # Saved in checkpoints, not logged: tasks declare some of the same names.
+        self.save_hyperparameters(ignore=["dataset", "regions"], logger=False)
         if val_length < 0:
             raise ValueError(f"val_length must be >= 0, got {val_length}")
         self.dataset_instance = dataset

@@ -151,7 +151,10 @@ class ContinentStratifiedDataModule(NonGeoDataModule):
                 value and the valid choices).
         """
         super().__init__(type(pool), batch_size, num_workers)
-        self.save_hyperparameters(ignore=["pool", "regions"])
+        # Saved in checkpoints, but not merged into the logged hyperparameters:
+        # tasks declare the same names (bands, normalization) with their own
+        # meaning, and Lightning refuses to log two different values of a key.
+        self.save_hyperparameters(ignore=["pool", "regions"], logger=False)
         if num_samples <= 0:
             raise ValueError(f"num_samples must be > 0, got {num_samples}")
         if not 0 <= val_fraction < 1:
@@ -339,9 +342,10 @@ class ContinentStratifiedDataModule(NonGeoDataModule):
         """Implement one or more PyTorch DataLoaders for validation.
 
         Returns:
-            The validation data loader (an empty list when ``val_fraction`` is 0).
+            The validation data loader (an empty list when the validation split
+            is empty: ``val_fraction`` is 0 or rounds to no sample).
         """
-        if self.hparams["val_fraction"] == 0:
+        if getattr(self, "val_dataset", None) is None:
             return []  # type: ignore[return-value]
         return self._dataloader_factory("val")
 
