@@ -127,8 +127,10 @@ class ChipFolder(PoolDataset):
         self._abs_paths = [str(self.root / p) for p in self._index["path"]]
         self._lon = self._index["lon"].to_numpy(dtype=np.float64)
         self._lat = self._index["lat"].to_numpy(dtype=np.float64)
-        self._lon_t = torch.from_numpy(self._lon.astype(np.float32))
-        self._lat_t = torch.from_numpy(self._lat.astype(np.float32))
+        # One 0-d tensor per chip, made once: indexing a list is cheaper than
+        # slicing a tensor on every read.
+        self._lon_t = list(torch.from_numpy(self._lon.astype(np.float32)).unbind())
+        self._lat_t = list(torch.from_numpy(self._lat.astype(np.float32)).unbind())
 
     def _load_index(self) -> pd.DataFrame:
         """Load the cached index or rebuild it.
@@ -221,11 +223,13 @@ class ChipFolder(PoolDataset):
                 resampling=Resampling.nearest,
             )
             nodata = self.nodata if self.nodata is not None else src.nodata
+            is_float = np.dtype(src.dtypes[0]).kind == "f"
         if nodata is not None and not np.isnan(nodata):
             is_nodata = image == np.float32(nodata)
             if is_nodata.any():
                 image[is_nodata] = self.fill_value
-        if not np.isfinite(image.sum()):  # cheap test for NaN / inf anywhere
+        # Only floating-point files can hold NaN / inf; one sum tests them all.
+        if is_float and not np.isfinite(image.sum()):
             image[~np.isfinite(image)] = self.fill_value
         sample = {
             "image": torch.from_numpy(image),
