@@ -39,6 +39,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "torchgeo_composition.commands.cka:main",
         "linear CKA between backbones' features: heat-map PNG and table",
     ),
+    "study": (
+        "torchgeo_composition.commands.study:main",
+        "run a comparative study: compose, pretrain, probe, correlate (resumable)",
+    ),
 }
 
 LIGHTNING_COMMANDS = ("fit", "validate", "test", "predict")

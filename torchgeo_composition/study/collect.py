@@ -1,0 +1,324 @@
+"""Collect a study's results: table, Markdown, correlations, scatter plots, maps.
+
+Written into the study directory:
+
+- ``results.csv`` / ``results.md``: one row per composition with its diversity
+  measures, the mean and standard deviation of every downstream score over all
+  pretraining seeds and repeats, the mean score over tasks and its rank (1 = best);
+- ``correlation/correlation.csv`` / ``.md`` and ``correlation/scatter_<measure>.png``:
+  Spearman correlation of every diversity measure with the mean score;
+- ``maps.png``: one world map per composition with its selected samples.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from .records import Step, atomic_write_text, file_mode, read_json
+
+__all__ = [
+    "DIVERSITY_COLUMNS",
+    "collect_results",
+    "correlation_table",
+    "plot_composition_maps",
+    "results_table",
+]
+
+#: Diversity measures of each pretraining set, correlated with the mean score.
+DIVERSITY_COLUMNS: tuple[str, ...] = ("spectral_entropy", "continent_entropy")
+
+
+def _save(fig: Figure, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".png")
+    os.close(fd)
+    try:
+        fig.savefig(tmp, dpi=110, bbox_inches="tight")
+        os.chmod(tmp, file_mode())
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    return path
+
+
+def _finished(step_dir: Path) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    """Return (step.json params, DONE outputs) of a finished step, else None."""
+    spec = read_json(step_dir / "step.json")
+    done = read_json(step_dir / "DONE.json")
+    if spec is None or done is None or done.get("hash") != spec.get("hash"):
+        return None
+    return spec["params"], done.get("outputs", {})
+
+
+def results_table(
+    compositions: list[str],
+    downstream: list[str],
+    diversity: dict[str, dict[str, float | None]],
+    scores: list[dict[str, Any]],
+) -> pd.DataFrame:
+    """Build the results table (one row per composition).
+
+    Args:
+        compositions: Composition names, in study order.
+        downstream: Downstream evaluation names.
+        diversity: Composition -> diversity measure -> value.
+        scores: One record per probe run: ``composition``, ``downstream``,
+            ``seed``, ``repeat``, ``score``.
+
+    Returns:
+        Columns ``composition``, the diversity measures, ``<task>_mean``,
+        ``<task>_std``, ``<task>_n`` per task, ``mean_score`` and ``rank``.
+    """
+    runs = pd.DataFrame(
+        scores, columns=["composition", "downstream", "seed", "repeat", "score"]
+    )
+    rows = []
+    for name in compositions:
+        row: dict[str, Any] = {"composition": name}
+        for column in DIVERSITY_COLUMNS:
+            value = diversity.get(name, {}).get(column)
+            row[column] = math.nan if value is None else float(value)
+        means = []
+        for task in downstream:
+            values = runs.loc[
+                (runs["composition"] == name) & (runs["downstream"] == task), "score"
+            ].to_numpy(dtype=np.float64)
+            mean = float(values.mean()) if len(values) else math.nan
+            std = float(values.std(ddof=1)) if len(values) > 1 else math.nan
+            row[f"{task}_mean"], row[f"{task}_std"] = mean, std
+            row[f"{task}_n"] = len(values)
+            means.append(mean)
+        row["mean_score"] = float(np.mean(means)) if means else math.nan
+        rows.append(row)
+    table = pd.DataFrame(rows)
+    table["rank"] = (
+        table["mean_score"].rank(ascending=False, method="min").astype("Int64")
+    )
+    return table
+
+
+def correlation_table(table: pd.DataFrame, y: str = "mean_score") -> pd.DataFrame:
+    """Spearman correlation of every diversity measure with the score column.
+
+    Undefined correlations (fewer than 3 sets, a constant column) are kept as a
+    row with NaN and the reason in ``note``.
+
+    Args:
+        table: Output of :func:`results_table`.
+        y: Score column.
+
+    Returns:
+        Columns ``measure``, ``rho``, ``p_value``, ``n``, ``note``.
+    """
+    from ..diversity import correlate
+
+    rows = []
+    for column in DIVERSITY_COLUMNS:
+        ok = table[column].notna() & table[y].notna()
+        x, values = table.loc[ok, column], table.loc[ok, y]
+        try:
+            result = correlate(x.to_numpy(), values.to_numpy(), method="spearman")
+            rows.append(
+                {
+                    "measure": column,
+                    "rho": result.rho,
+                    "p_value": result.p_value,
+                    "n": result.n,
+                    "note": "",
+                }
+            )
+        except ValueError as err:
+            rows.append(
+                {
+                    "measure": column,
+                    "rho": math.nan,
+                    "p_value": math.nan,
+                    "n": int(ok.sum()),
+                    "note": str(err),
+                }
+            )
+    return pd.DataFrame(rows, columns=["measure", "rho", "p_value", "n", "note"])
+
+
+def plot_composition_maps(
+    manifests: dict[str, pd.DataFrame], path: str | os.PathLike[str]
+) -> Path:
+    """Draw one world map per composition with its samples, as one figure.
+
+    Args:
+        manifests: Composition name -> manifest (``lon``, ``lat``, ``stratum``).
+        path: Output PNG.
+
+    Returns:
+        ``path`` as a :class:`~pathlib.Path`.
+    """
+    from ..geography import plot_world
+
+    n = max(len(manifests), 1)
+    cols = min(4, n)
+    rows = math.ceil(n / cols)
+    fig = Figure(figsize=(3.6 * cols, 2.1 * rows + 0.4))
+    strata = sorted(
+        {str(s) for m in manifests.values() for s in m["stratum"].astype(str)}
+    )
+    palette = {s: f"C{i % 10}" for i, s in enumerate(strata)}
+    for i, (name, manifest) in enumerate(manifests.items()):
+        ax = fig.add_subplot(rows, cols, i + 1)
+        plot_world(ax)
+        colors = [palette[str(s)] for s in manifest["stratum"].astype(str)]
+        ax.scatter(manifest["lon"], manifest["lat"], s=3, c=colors, zorder=2)
+        ax.set_title(f"{name} (n={len(manifest)})", fontsize=9)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    return _save(fig, Path(path))
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return "-" if math.isnan(value) else f"{value:.3f}"
+    return str(value)
+
+
+def _correlation_markdown(corr: pd.DataFrame, prefix: str = "") -> list[str]:
+    lines = [
+        "## Diversity vs mean score (Spearman)",
+        "",
+        "| measure | rho | p | n | note |",
+        "|---|---:|---:|---:|---|",
+    ]
+    records = corr.to_dict("records")
+    for c in records:
+        lines.append(
+            f"| {c['measure']} | {_fmt(c['rho'])} | {_fmt(c['p_value'])} | {c['n']} "
+            f"| {c['note']} |"
+        )
+    lines.append("")
+    for c in records:
+        if not math.isnan(float(c["rho"])):
+            measure = c["measure"]
+            lines.append(f"![{measure}]({prefix}scatter_{measure}.png)")
+    return lines
+
+
+def _markdown(table: pd.DataFrame, corr: pd.DataFrame, title: str) -> str:
+    columns = list(table.columns)
+    lines = [f"# {title}", "", "| " + " | ".join(columns) + " |"]
+    lines.append(
+        "|" + "|".join("---" if c == "composition" else "---:" for c in columns) + "|"
+    )
+    for row in table.itertuples(index=False):
+        lines.append("| " + " | ".join(_fmt(v) for v in row) + " |")
+    lines += [
+        "",
+        "Scores: mean and standard deviation over pretraining seeds and repeats; "
+        "rank 1 = best mean score.",
+        "",
+    ]
+    lines += _correlation_markdown(corr, prefix="correlation/")
+    lines += ["", "![composition maps](maps.png)"]
+    return "\n".join(lines) + "\n"
+
+
+def collect_results(step: Step) -> dict[str, Any]:
+    """Run the ``collect`` step: gather finished steps and write every output.
+
+    Args:
+        step: The collect step (its inputs are the compose, diversity and probe
+            steps).
+
+    Returns:
+        Paths of the written files.
+    """
+    from ..diversity import correlate
+    from ..diversity.plots import plot_correlation
+    from ..sampling import read_manifest
+
+    root = Path(step.params["output_dir"])
+    compositions = list(step.params["compositions"])
+    downstream = list(step.params["downstream"])
+    diversity: dict[str, dict[str, float | None]] = {}
+    scores: list[dict[str, Any]] = []
+    manifests: dict[str, pd.DataFrame] = {}
+    for dep, info in step.inputs.items():
+        found = _finished(Path(info["dir"]))
+        if found is None:
+            continue
+        params, outputs = found
+        kind = dep.split("-", 1)[0]
+        name = params["composition"]
+        if kind == "diversity":
+            diversity[name] = {c: outputs.get(c) for c in DIVERSITY_COLUMNS}
+        elif kind == "compose":
+            manifests[name] = read_manifest(outputs["manifest"])[0]
+        elif kind == "probe":
+            scores.append(
+                {
+                    "composition": name,
+                    "downstream": params["downstream"],
+                    "seed": params["seed"],
+                    "repeat": params["repeat"],
+                    "score": outputs["score"],
+                }
+            )
+    table = results_table(compositions, downstream, diversity, scores)
+    corr = correlation_table(table)
+    out: dict[str, Any] = {
+        "results_csv": str(
+            atomic_write_text(root / "results.csv", table.to_csv(index=False))
+        ),
+        "runs_csv": str(
+            atomic_write_text(
+                root / "runs.csv",
+                pd.DataFrame(
+                    scores,
+                    columns=["composition", "downstream", "seed", "repeat", "score"],
+                ).to_csv(index=False),
+            )
+        ),
+    }
+    corr_dir = root / "correlation"
+    out["correlation_csv"] = str(
+        atomic_write_text(corr_dir / "correlation.csv", corr.to_csv(index=False))
+    )
+    plots = []
+    for c in corr.to_dict("records"):
+        if math.isnan(float(c["rho"])):
+            continue
+        measure = str(c["measure"])
+        ok = table[measure].notna() & table["mean_score"].notna()
+        x = table.loc[ok, measure].to_numpy()
+        y = table.loc[ok, "mean_score"].to_numpy()
+        plots.append(
+            str(
+                plot_correlation(
+                    x,
+                    y,
+                    corr_dir / f"scatter_{measure}.png",
+                    labels=table.loc[ok, "composition"].tolist(),
+                    result=correlate(x, y, method="spearman"),
+                    xlabel=f"{measure} (nats)",
+                    ylabel="mean downstream score",
+                )
+            )
+        )
+    out["scatter_plots"] = plots
+    if manifests:
+        ordered = {n: manifests[n] for n in compositions if n in manifests}
+        out["maps"] = str(plot_composition_maps(ordered, root / "maps.png"))
+    title = f"Study results: {step.params.get('study', root.name)}"
+    markdown = _markdown(table, corr, title)
+    out["results_md"] = str(atomic_write_text(root / "results.md", markdown))
+    atomic_write_text(
+        corr_dir / "correlation.md", "\n".join(_correlation_markdown(corr)) + "\n"
+    )
+    print(markdown)
+    return out

@@ -1,0 +1,191 @@
+"""Run a whole study: resumable, idempotent, failures isolated.
+
+:func:`run_study` builds the steps, claims the study directory (refusing one that
+holds another study unless ``force``), then runs every step that is not done yet,
+in dependency order. A failed step is reported with its log path; steps that
+depend on it are blocked, independent ones go on; ``collect`` then summarises
+what finished (marked partial, so a rerun completes it).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TextIO
+
+import yaml
+
+from .config import StudyConfig
+from .lightning import Executor
+from .plan import build_steps, write_plan
+from .records import Step, atomic_write_text, is_done, read_json
+from .steps import StepResult, run_step
+
+__all__ = ["STUDY_FILE", "StudyReport", "claim_study_dir", "run_study"]
+
+#: File in the study directory identifying the study it holds.
+STUDY_FILE = "study.json"
+
+
+@dataclass
+class StudyReport:
+    """What a run of a study did.
+
+    Attributes:
+        root: The study directory.
+        results: Outcome of each step considered, in running order.
+        stopped: True if the run stopped early (``max_steps``).
+        plan: Paths of ``plan.json`` and ``plan.sh`` when only planning.
+    """
+
+    root: Path
+    results: list[StepResult] = field(default_factory=list)
+    stopped: bool = False
+    plan: tuple[Path, Path] | None = None
+
+    @property
+    def failed(self) -> list[StepResult]:
+        """Failed steps."""
+        return [r for r in self.results if r.status == "failed"]
+
+    @property
+    def complete(self) -> bool:
+        """True if every step is done."""
+        return (
+            bool(self.results)
+            and all(r.status in ("done", "skipped") for r in self.results)
+            and not self.stopped
+        )
+
+
+def claim_study_dir(study: StudyConfig, force: bool = False) -> Path:
+    """Create or check the study directory and record the study in it.
+
+    Args:
+        study: The study.
+        force: Take over a directory holding another study (or other files);
+            finished steps whose hash still matches are kept.
+
+    Returns:
+        The study directory.
+
+    Raises:
+        ValueError: If the directory holds results of a different study config,
+            or files that are not a study, and ``force`` is false.
+    """
+    root = Path(study.output_dir)
+    if root.exists() and not root.is_dir():
+        raise ValueError(f"output_dir {str(root)!r} exists and is not a folder")
+    root.mkdir(parents=True, exist_ok=True)
+    record = read_json(root / STUDY_FILE)
+    identity = study.identity()
+    if not force:
+        if record is not None and record.get("identity") != identity:
+            raise ValueError(
+                f"output_dir {str(root)!r} holds results of a different study config "
+                f"(study {record.get('name')!r}, identity {record.get('identity')}); "
+                "choose another output_dir, or pass --force to reuse it (finished "
+                "steps whose configuration did not change are kept)"
+            )
+        if record is None and any(root.iterdir()):
+            raise ValueError(
+                f"output_dir {str(root)!r} is not empty and holds no {STUDY_FILE}; "
+                "choose an empty or new folder, or pass --force"
+            )
+    if record is None or record.get("identity") != identity:
+        now = datetime.now(UTC).isoformat(timespec="seconds")
+        data = {"name": study.name, "identity": identity, "claimed": now}
+        atomic_write_text(root / STUDY_FILE, json.dumps(data, indent=2) + "\n")
+    atomic_write_text(
+        root / "study.yaml", yaml.safe_dump(study.to_dict(), sort_keys=False)
+    )
+    return root
+
+
+def _line(i: int, n: int, result: StepResult) -> str:
+    step = result.step
+    head = f"[{i:>3}/{n}] {step.id:<40}"
+    if result.status == "skipped":
+        return f"{head} already done"
+    if result.status == "done":
+        return f"{head} done in {result.seconds:.1f} s"
+    if result.status == "blocked":
+        return f"{head} blocked ({result.error})"
+    if result.status == "partial":
+        return f"{head} partial ({result.error}); log: {step.log}"
+    return f"{head} FAILED: {result.error}\n{'':>8}log: {step.log}"
+
+
+def run_study(
+    study: StudyConfig,
+    executor: Executor = "subprocess",
+    force: bool = False,
+    max_steps: int | None = None,
+    plan_only: bool = False,
+    stream: TextIO | None = None,
+) -> StudyReport:
+    """Run (or plan) a study.
+
+    Args:
+        study: The study.
+        executor: How Lightning steps run: ``subprocess`` (the real CLI in a new
+            process, any strategy/devices) or ``inprocess``.
+        force: Reuse a study directory holding another study config.
+        max_steps: Stop after running this many steps (finished steps that are
+            skipped do not count); ``None`` runs all.
+        plan_only: Only write ``plan.json`` and ``plan.sh``.
+        stream: Where progress lines go (default standard output).
+
+    Returns:
+        The report.
+
+    Raises:
+        ValueError: If the study directory holds another study (see
+            :func:`claim_study_dir`) or two steps share a name.
+    """
+    out = stream or sys.stdout
+    steps = build_steps(study)
+    root = claim_study_dir(study, force=force)
+    report = StudyReport(root=root)
+    if plan_only:
+        report.plan = write_plan(steps, root)
+        return report
+    write_plan(steps, root)
+    status: dict[str, str] = {}
+    executed = 0
+    for i, step in enumerate(steps, 1):
+        bad = [d for d in step.depends_on if status.get(d) in ("failed", "blocked")]
+        if bad and step.kind != "collect":
+            result = StepResult(step, "blocked", error=f"failed inputs: {bad}")
+        else:
+            if max_steps is not None and executed >= max_steps and not is_done(step):
+                report.stopped = True
+                print(
+                    f"stopped after {executed} steps (max_steps={max_steps})", file=out
+                )
+                break
+            if step.kind == "collect" and executed:
+                # inputs were (re)computed in this run: always refresh the results
+                (step.dir / "DONE.json").unlink(missing_ok=True)
+            result = run_step(step, executor, partial=bool(bad))
+            executed += result.status in ("done", "failed", "partial")
+        status[step.id] = result.status
+        report.results.append(result)
+        print(_line(i, len(steps), result), file=out, flush=True)
+    _summary(report, steps, out)
+    return report
+
+
+def _summary(report: StudyReport, steps: list[Step], out: TextIO) -> None:
+    counts: dict[str, int] = {}
+    for r in report.results:
+        counts[r.status] = counts.get(r.status, 0) + 1
+    text = ", ".join(f"{v} {k}" for k, v in sorted(counts.items()))
+    print(f"study {report.root}: {len(steps)} steps: {text}", file=out)
+    for r in report.failed:
+        print(f"  failed: {r.step.id}: {r.error}\n    log: {r.step.log}", file=out)
+    if report.complete:
+        print(f"results: {report.root / 'results.md'}", file=out)

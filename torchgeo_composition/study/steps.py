@@ -1,0 +1,324 @@
+"""What each kind of step does, and running one step in its folder.
+
+Every step reads its parameters from its :class:`~torchgeo_composition.study.records.Step`
+(``step.json``) and its inputs from the ``DONE.json`` outputs of the steps it
+depends on, so it can run alone: ``python -m torchgeo_composition.study STEP_DIR``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import math
+import shutil
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .config import DiversitySettings, DownstreamEval
+from .lightning import (
+    Executor,
+    instantiate,
+    last_metric,
+    pretrain_config,
+    probe_config,
+    run_cli,
+    write_yaml,
+)
+from .records import (
+    Step,
+    atomic_write_text,
+    done_outputs,
+    is_done,
+    mark_done,
+    mark_started,
+    read_json,
+)
+
+__all__ = ["StepResult", "run_step"]
+
+
+def _input_dir(step: Step, kind: str) -> Path:
+    for dep in step.depends_on:
+        if dep.startswith(kind + "-"):
+            return Path(step.inputs[dep]["dir"])
+    raise ValueError(f"step {step.id!r} has no {kind} input")  # pragma: no cover
+
+
+def _compose(step: Step, executor: Executor) -> dict[str, Any]:
+    from ..datamodules import build_manifest
+    from ..datasets import PoolDataset
+    from ..sampling import format_counts_table, plot_selection_map, summary_path
+
+    cfg = step.params["config"]
+    pool = instantiate(cfg["pool"], PoolDataset)
+    manifest = step.dir / "manifest.parquet"
+    selection = build_manifest(
+        pool,
+        composition=cfg["composition"],
+        num_samples=cfg["budget"],
+        seed=cfg["selection_seed"],
+        manifest_path=manifest,
+        on_shortfall=cfg["on_shortfall"],
+    )
+    name = step.params["composition"]
+    figure = plot_selection_map(
+        selection.manifest,
+        step.dir / "map.png",
+        title=f"{name}: {len(selection.manifest)} samples",
+    )
+    print(format_counts_table(selection.summary))
+    summary = selection.summary
+    return {
+        "manifest": str(manifest),
+        "summary": str(summary_path(manifest)),
+        "map": str(figure),
+        "continent_entropy": summary.get("continent_entropy_nats"),
+        "stratum_entropy": summary.get("stratum_entropy_nats"),
+        "counts": summary.get("counts"),
+    }
+
+
+def _diversity(step: Step, executor: Executor) -> dict[str, Any]:
+    from lightning.pytorch import LightningDataModule
+
+    from ..diversity.report import measure, summarize, write_report
+
+    cfg = step.params["config"]
+    settings = DiversitySettings(**cfg["settings"])
+    compose = done_outputs(_input_dir(step, "compose"))
+    config = pretrain_config(
+        cfg,
+        {"data": cfg["data"]},
+        step.params["seed"],
+        Path(compose["manifest"]),
+        step.dir,
+    )
+    datamodule = instantiate(config["data"], LightningDataModule)
+    datamodule.setup("predict")
+    dataset = getattr(datamodule, "predict_dataset", None)
+    aug = getattr(datamodule, "aug", None)
+    if dataset is None or aug is None:
+        raise ValueError(
+            f"the pretraining datamodule {type(datamodule).__name__} has no "
+            "predict_dataset / aug; the diversity step needs a "
+            "ContinentStratifiedDataModule-like datamodule"
+        )
+    size = len(dataset)
+    subset = None if settings.num_samples is None else min(settings.num_samples, size)
+    measurements = measure(
+        dataset,
+        bins=settings.bins,
+        value_range=tuple(settings.value_range),  # type: ignore[arg-type]
+        transform=lambda x: aug({"image": x})["image"],
+        num_samples=subset,
+        seed=settings.seed,
+        batch_size=settings.batch_size,
+        num_workers=settings.num_workers,
+        progress=False,
+    )
+    bands = getattr(datamodule, "bands", None)
+    report = summarize(
+        measurements,
+        bands=list(bands) if bands is not None else None,
+        settings={"bins": settings.bins, "value_range": list(settings.value_range)},
+    )
+    write_report(report, measurements, step.dir)
+    overall = report["spectral_entropy"]
+    return {
+        "report": str(step.dir / "diversity.json"),
+        "spectral_entropy": overall.get("mean", math.nan),
+        "spectral_entropy_std": overall.get("std") or math.nan,
+        "continent_entropy": compose.get("continent_entropy"),
+    }
+
+
+def _pretrain(step: Step, executor: Executor) -> dict[str, Any]:
+    cfg = step.params["config"]
+    compose = done_outputs(_input_dir(step, "compose"))
+    config = pretrain_config(
+        cfg, cfg["pretrain"], cfg["seed"], Path(compose["manifest"]), step.dir
+    )
+    path = write_yaml(step.dir / "config.yaml", config)
+    last = step.dir / "checkpoints" / "last.ckpt"
+    args = ["fit", "--config", str(path)]
+    if last.is_file():
+        print(f"continuing from {last}")
+        args += ["--ckpt_path", str(last)]
+    run_cli(args, step.log, executor)
+    if not last.is_file():
+        raise FileNotFoundError(
+            f"pretraining finished without writing {str(last)!r}; is checkpointing "
+            "disabled in the pretrain trainer config?"
+        )
+    return {"checkpoint": str(last), "config": str(path)}
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, tuple | list):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    return value
+
+
+def _export(step: Step, executor: Executor) -> dict[str, Any]:
+    from ..models import export_encoder
+    from ..models.satmae_checkpoint import read_checkpoint
+
+    pretrain = done_outputs(_input_dir(step, "pretrain"))
+    kwargs = dict(step.params["config"]["export"])
+    out = export_encoder(pretrain["checkpoint"], step.dir / "encoder.pth", **kwargs)
+    config = read_checkpoint(out).get("config") or {}
+    return {"encoder": str(out), "config": _plain(dict(config))}
+
+
+def _random_encoder(step: Step, executor: Executor) -> dict[str, Any]:
+    """Export a randomly initialised encoder (the no-pretraining baseline)."""
+    import torch
+    from lightning.pytorch import LightningModule, seed_everything
+
+    from ..models import export_encoder
+    from ..models.satmae_checkpoint import read_checkpoint
+
+    cfg = step.params["config"]
+    seed_everything(cfg["seed"])
+    task = instantiate(cfg["model"], LightningModule)
+    model = task.model
+    source = step.dir / "random_init.ckpt"
+    torch.save(
+        {
+            "state_dict": {f"model.{k}": v for k, v in model.state_dict().items()},
+            "satmae_config": model.config,
+        },
+        source,
+    )
+    out = export_encoder(source, step.dir / "encoder.pth", **dict(cfg["export"]))
+    source.unlink()
+    config = read_checkpoint(out).get("config") or {}
+    return {"encoder": str(out), "config": _plain(dict(config))}
+
+
+def _probe(step: Step, executor: Executor) -> dict[str, Any]:
+    cfg = step.params["config"]
+    evaluation = DownstreamEval(**cfg["evaluation"])
+    export = done_outputs(_input_dir(step, "export"))
+    for stale in ("logs", "checkpoints"):  # a probe always starts afresh
+        shutil.rmtree(step.dir / stale, ignore_errors=True)
+    config = probe_config(
+        evaluation, cfg["repeat"], export["encoder"], export["config"], step.dir
+    )
+    path = write_yaml(step.dir / "config.yaml", config)
+    run_cli(["fit", "--config", str(path)], step.log, executor)
+    version = "fit"
+    if evaluation.test:
+        test = copy.deepcopy(config)
+        logger = test["trainer"].get("logger")
+        if (
+            isinstance(logger, dict)
+            and logger.get("init_args", {}).get("name") == "logs"
+        ):
+            logger["init_args"]["version"] = "test"
+            version = "test"
+        test_path = write_yaml(step.dir / "config_test.yaml", test)
+        last = step.dir / "checkpoints" / "last.ckpt"
+        run_cli(
+            ["test", "--config", str(test_path), "--ckpt_path", str(last)],
+            step.log,
+            executor,
+        )
+        shutil.rmtree(step.dir / "checkpoints", ignore_errors=True)
+    score = last_metric(step.dir / "logs" / version / "metrics.csv", evaluation.metric)
+    return {"score": score, "metric": evaluation.metric, "config": str(path)}
+
+
+def _collect(step: Step, executor: Executor) -> dict[str, Any]:
+    from .collect import collect_results
+
+    return collect_results(step)
+
+
+_KINDS: dict[str, Callable[[Step, Executor], dict[str, Any]]] = {
+    "compose": _compose,
+    "diversity": _diversity,
+    "pretrain": _pretrain,
+    "export": _export,
+    "probe": _probe,
+    "random_encoder": _random_encoder,
+    "collect": _collect,
+}
+
+
+@dataclass(frozen=True)
+class StepResult:
+    """Outcome of one step.
+
+    Attributes:
+        step: The step.
+        status: ``skipped`` (already done), ``done``, ``failed``, ``blocked`` (a
+            dependency failed) or ``partial`` (collect with missing inputs).
+        seconds: Wall time of the run.
+        error: Error message of a failed step.
+    """
+
+    step: Step
+    status: str
+    seconds: float = 0.0
+    error: str | None = None
+
+
+def _missing_inputs(step: Step) -> list[str]:
+    missing = []
+    for dep, info in step.inputs.items():
+        marker = read_json(Path(info["dir"]) / "DONE.json")
+        if marker is None or marker.get("hash") != info["hash"]:
+            missing.append(dep)
+    return missing
+
+
+def run_step(
+    step: Step, executor: Executor = "subprocess", partial: bool = False
+) -> StepResult:
+    """Run one step in its folder unless it is already done.
+
+    The step's output (and, for Lightning steps run in-process, the CLI's output)
+    goes to ``log.txt``; a failure's traceback too. ``DONE.json`` is written only
+    after success.
+
+    Args:
+        step: The step.
+        executor: How Lightning steps run (``subprocess`` or ``inprocess``).
+        partial: Run even though some inputs are not done (``collect`` only);
+            the step is then not marked done.
+
+    Returns:
+        The outcome.
+    """
+    if is_done(step):
+        return StepResult(step, "skipped")
+    missing = _missing_inputs(step)
+    if missing and not partial:
+        return StepResult(step, "blocked", error=f"inputs not done: {missing}")
+    step.write()
+    mark_started(step)
+    start = time.perf_counter()
+    with step.log.open("a") as log:
+        log.write(f"== {step.id} ({step.kind}) hash {step.hash}\n")
+        log.flush()
+        try:
+            with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
+                outputs = _KINDS[step.kind](step, executor)
+        except Exception as err:
+            traceback.print_exc(file=log)
+            message = f"{type(err).__name__}: {err}"
+            return StepResult(step, "failed", time.perf_counter() - start, message)
+    seconds = time.perf_counter() - start
+    if missing:
+        atomic_write_text(step.dir / "PARTIAL.txt", f"inputs not done: {missing}\n")
+        return StepResult(step, "partial", seconds, f"inputs not done: {missing}")
+    (step.dir / "PARTIAL.txt").unlink(missing_ok=True)
+    mark_done(step, outputs, seconds)
+    return StepResult(step, "done", seconds)
