@@ -3,7 +3,11 @@
 Times one training step (forward, backward, AdamW step) of
 :class:`~torchgeo_composition.models.GroupChannelMAE` (ViT-B, 96 px, patch 8,
 10 bands in 3 groups = 432 tokens, mask ratio 0.75, batch 8) against baselines
-measured in the same run, with the same optimizer (``torch.optim.AdamW``):
+measured in the same run. The headline row is the step ``SatMAETask`` takes (its
+optimizer is :func:`~torchgeo_composition.trainers.satmae.satmae_optimizer`, fused
+AdamW); the second row is the same model with torch's default AdamW, the optimizer
+every baseline (and the reference's training script) uses, so the model alone can
+be compared too:
 
 * ``timm MAE``: a plain MAE of the same token count built here from timm blocks
   (one patch embedding tiled over 3 token groups, added position embedding,
@@ -48,6 +52,7 @@ from torch import Tensor, nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from torchgeo_composition.models import GroupChannelMAE, create_satmae
+from torchgeo_composition.trainers.satmae import satmae_optimizer
 
 TARGET = 1.3
 GROUPS = ((0, 1, 2, 6), (3, 4, 5, 7), (8, 9))
@@ -161,10 +166,20 @@ def load_reference(path: str, cfg: dict[str, Any]) -> nn.Module:
     )
 
 
-def step_fn(model: nn.Module, x: Tensor) -> Callable[[], None]:
-    """One training step: forward, backward, AdamW step (torch's default AdamW)."""
-    params = [p for p in model.parameters() if p.requires_grad]
-    opt = torch.optim.AdamW(params, lr=1e-4, betas=(0.9, 0.95))
+def step_fn(
+    model: nn.Module, x: Tensor, task_optimizer: bool = False
+) -> Callable[[], None]:
+    """One training step: forward, backward, AdamW step.
+
+    ``task_optimizer`` uses the optimizer :class:`SatMAETask` trains with
+    (:func:`satmae_optimizer`: fused AdamW); otherwise torch's default AdamW, as
+    the reference's training script uses.
+    """
+    if task_optimizer:
+        opt = satmae_optimizer(model, lr=1e-4)
+    else:
+        params = [p for p in model.parameters() if p.requires_grad]
+        opt = torch.optim.AdamW(params, lr=1e-4, betas=(0.9, 0.95))
 
     def step() -> None:
         out = model(x)
@@ -249,7 +264,8 @@ def main() -> None:
     ours = GroupChannelMAE(**cfg)
     flops = step_flops(ours, x)
     models: dict[str, nn.Module] = {
-        "torchgeo-composition GroupChannelMAE": ours,
+        "torchgeo-composition SatMAETask step (fused AdamW)": ours,
+        "torchgeo-composition GroupChannelMAE, default AdamW": ours,
         "timm MAE (fused attention)": PlainMAE(cfg, 3, fused=True),
         "timm MAE, explicit attention (reference stand-in)": PlainMAE(
             cfg, 3, fused=False
@@ -258,7 +274,10 @@ def main() -> None:
     if args.reference:
         models["SatMAE reference (local copy)"] = load_reference(args.reference, cfg)
     timings = time_interleaved(
-        {name: step_fn(m, x) for name, m in models.items()},
+        {
+            name: step_fn(m, x, task_optimizer=i == 0)
+            for i, (name, m) in enumerate(models.items())
+        },
         args.warmup,
         steps,
     )
@@ -287,6 +306,7 @@ def main() -> None:
         },
         "rows": rows,
         "ratio_vs_reference": baseline["speedup_of_ours"],
+        "model_only_ratio_vs_reference": baseline["cpu_s_best"] / rows[1]["cpu_s_best"],
         "reference_is": baseline["name"],
         "target": TARGET,
         "step_gflop": flops / 1e9,
@@ -305,7 +325,9 @@ def main() -> None:
             f"| {row['speedup_of_ours_wall']:.2f} |"
         )
     print(
-        f"\nratio (CPU time) vs {baseline['name']}: {result['ratio_vs_reference']:.2f} (target >= {TARGET})"
+        f"\nratio (CPU time) vs {baseline['name']}: {result['ratio_vs_reference']:.2f} "
+        f"(target >= {TARGET}); same optimizer (model only): "
+        f"{result['model_only_ratio_vs_reference']:.2f}"
         f"\nstep: {flops / 1e9:.1f} GFLOP, achieved {achieved:.1f} GFLOP/s = "
         f"{achieved / dense:.0%} of a dense fp32 matmul ({dense:.1f} GFLOP/s), "
         f"{torch.get_num_threads()} threads"

@@ -60,6 +60,50 @@ class WarmupCosine:
         return self.min_ratio + (1.0 - self.min_ratio) * cosine
 
 
+def satmae_optimizer(
+    model: torch.nn.Module,
+    lr: float,
+    weight_decay: float = 0.05,
+    betas: tuple[float, float] = (0.9, 0.95),
+) -> AdamW:
+    """Build SatMAE's AdamW: no weight decay on biases, norms and tokens.
+
+    The fused implementation (one kernel over all parameters) is used when every
+    parameter is a floating-point tensor on the CPU or a CUDA device; it computes
+    the same update as the default implementation, several times faster.
+
+    Args:
+        model: The model to optimise.
+        lr: Learning rate (the schedule scales it).
+        weight_decay: Weight decay of the decayed group.
+        betas: AdamW betas.
+
+    Returns:
+        The optimizer, with a decayed and a non-decayed parameter group.
+    """
+    decay, no_decay = [], []
+    for name, param in model.named_parameters():
+        if not param.requires_grad:
+            continue
+        if param.ndim <= 1 or name.endswith(".bias") or name in _NO_DECAY:
+            no_decay.append(param)
+        else:
+            decay.append(param)
+    params = decay + no_decay
+    fused = all(
+        p.device.type in ("cpu", "cuda") and p.is_floating_point() for p in params
+    )
+    return AdamW(
+        [
+            {"params": decay, "weight_decay": weight_decay},
+            {"params": no_decay, "weight_decay": 0.0},
+        ],
+        lr=lr,
+        betas=betas,
+        fused=fused or None,
+    )
+
+
 class SatMAETask(BaseTask):
     """Group-channel SatMAE masked-autoencoder pretraining.
 
@@ -313,20 +357,10 @@ class SatMAETask(BaseTask):
         Returns:
             Optimizer and learning rate scheduler.
         """
-        decay, no_decay = [], []
-        for name, param in self.model.named_parameters():
-            if not param.requires_grad:
-                continue
-            if param.ndim <= 1 or name.endswith(".bias") or name in _NO_DECAY:
-                no_decay.append(param)
-            else:
-                decay.append(param)
-        optimizer = AdamW(
-            [
-                {"params": decay, "weight_decay": self.hparams["weight_decay"]},
-                {"params": no_decay, "weight_decay": 0.0},
-            ],
+        optimizer = satmae_optimizer(
+            self.model,
             lr=self.hparams["blr"],
+            weight_decay=self.hparams["weight_decay"],
             betas=tuple(self.hparams["betas"]),
         )
         scheduler = LambdaLR(optimizer, self.schedule)
