@@ -141,10 +141,28 @@ def test_segmentation_needs_classes() -> None:
 
 
 def test_predict_probabilities() -> None:
-    task = _task(task="multilabel", num_classes=3)
+    image = torch.rand(2, 1, 16, 16)
+    multilabel = _task(task="multilabel", num_classes=3)
+    multiclass = _task(task="multiclass", num_classes=3)
     with torch.no_grad():
-        out = task.predict_step({"image": torch.rand(2, 1, 16, 16)}, 0)
+        out = multilabel.predict_step({"image": image}, 0)
+        assert torch.allclose(out, multilabel.model(image).sigmoid())
+        probs = multiclass.predict_step({"image": image}, 0)
+        assert torch.allclose(probs, multiclass.model(image).softmax(dim=1))
     assert out.shape == (2, 3) and float(out.min()) >= 0 and float(out.max()) <= 1
+    assert torch.allclose(probs.sum(dim=1), torch.ones(2))
+
+
+def test_segmentation_predicts_per_pixel_probabilities() -> None:
+    from torchgeo_composition.trainers import FusionSegmentationTask
+
+    task = FusionSegmentationTask(
+        backbones=[VIT], bands=["B2"], num_classes=3, decoder_channels=8
+    )
+    with torch.no_grad():
+        probs = task.predict_step({"image": torch.rand(2, 1, 16, 16)}, 0)
+    assert probs.shape == (2, 3, 16, 16)
+    assert torch.allclose(probs.sum(dim=1), torch.ones(2, 16, 16), atol=1e-5)
 
 
 def test_probe_config(tmp_path: Path) -> None:

@@ -282,28 +282,3 @@ class DistillationTask(_FusionTask):
         return loss
 
     configure_metrics = FusionClassificationTask.configure_metrics
-
-    def training_step(
-        self, batch: Any, batch_idx: int, dataloader_idx: int = 0
-    ) -> Tensor:
-        """Compute the distillation loss and metrics."""
-        return self._step(batch, "train")
-
-    def validation_step(
-        self, batch: Any, batch_idx: int, dataloader_idx: int = 0
-    ) -> None:
-        """Compute the validation loss and metrics."""
-        self._step(batch, "val")
-
-    def test_step(self, batch: Any, batch_idx: int, dataloader_idx: int = 0) -> None:
-        """Compute the test loss and metrics."""
-        self._step(batch, "test")
-
-    def predict_step(
-        self, batch: Any, batch_idx: int, dataloader_idx: int = 0
-    ) -> Tensor:
-        """Return the student's class probabilities."""
-        y_hat: Tensor = self.model(batch["image"])
-        if self.hparams["task"] == "multilabel":
-            return y_hat.sigmoid()
-        return y_hat.softmax(dim=1)

@@ -91,6 +91,35 @@ class _FusionTask(BaseTask):
             if mean is not None and std is not None:
                 self.model.set_input_stats(mean, std)
 
+    def _step(self, batch: Any, split: str) -> Tensor:
+        """Compute and log the loss and metrics of one batch of ``split``."""
+        raise NotImplementedError
+
+    def training_step(
+        self, batch: Any, batch_idx: int, dataloader_idx: int = 0
+    ) -> Tensor:
+        """Compute the training loss and metrics."""
+        return self._step(batch, "train")
+
+    def validation_step(
+        self, batch: Any, batch_idx: int, dataloader_idx: int = 0
+    ) -> None:
+        """Compute the validation loss and metrics."""
+        self._step(batch, "val")
+
+    def test_step(self, batch: Any, batch_idx: int, dataloader_idx: int = 0) -> None:
+        """Compute the test loss and metrics."""
+        self._step(batch, "test")
+
+    def predict_step(
+        self, batch: Any, batch_idx: int, dataloader_idx: int = 0
+    ) -> Tensor:
+        """Return class probabilities (sigmoid for multilabel, else softmax)."""
+        y_hat: Tensor = self.model(batch["image"])
+        if self.hparams.get("task") == "multilabel":
+            return y_hat.sigmoid()
+        return y_hat.softmax(dim=1)
+
     def configure_optimizers(self) -> Any:
         """AdamW on trainable parameters and ReduceLROnPlateau, as TorchGeo."""
         params = [p for p in self.parameters() if p.requires_grad]
@@ -221,31 +250,6 @@ class FusionClassificationTask(CacheMixin, _FusionTask):
         self.log(f"{split}_loss", loss, batch_size=x.shape[0])
         return loss
 
-    def training_step(
-        self, batch: Any, batch_idx: int, dataloader_idx: int = 0
-    ) -> Tensor:
-        """Compute the training loss and metrics."""
-        return self._step(batch, "train")
-
-    def validation_step(
-        self, batch: Any, batch_idx: int, dataloader_idx: int = 0
-    ) -> None:
-        """Compute the validation loss and metrics."""
-        self._step(batch, "val")
-
-    def test_step(self, batch: Any, batch_idx: int, dataloader_idx: int = 0) -> None:
-        """Compute the test loss and metrics."""
-        self._step(batch, "test")
-
-    def predict_step(
-        self, batch: Any, batch_idx: int, dataloader_idx: int = 0
-    ) -> Tensor:
-        """Return class probabilities (softmax, or sigmoid for multilabel)."""
-        y_hat: Tensor = self.model(batch["image"])
-        if self.hparams["task"] == "multilabel":
-            return y_hat.sigmoid()
-        return y_hat.softmax(dim=1)
-
 
 class FusionSegmentationTask(_FusionTask):
     """Semantic segmentation with a UPerNet decoder over fused backbone maps."""
@@ -334,26 +338,3 @@ class FusionSegmentationTask(_FusionTask):
         loss: Tensor = self.criterion(y_hat, y)
         self.log(f"{split}_loss", loss, batch_size=x.shape[0])
         return loss
-
-    def training_step(
-        self, batch: Any, batch_idx: int, dataloader_idx: int = 0
-    ) -> Tensor:
-        """Compute the training loss and metrics."""
-        return self._step(batch, "train")
-
-    def validation_step(
-        self, batch: Any, batch_idx: int, dataloader_idx: int = 0
-    ) -> None:
-        """Compute the validation loss and metrics."""
-        self._step(batch, "val")
-
-    def test_step(self, batch: Any, batch_idx: int, dataloader_idx: int = 0) -> None:
-        """Compute the test loss and metrics."""
-        self._step(batch, "test")
-
-    def predict_step(
-        self, batch: Any, batch_idx: int, dataloader_idx: int = 0
-    ) -> Tensor:
-        """Return per-pixel class probabilities."""
-        y_hat: Tensor = self.model(batch["image"])
-        return y_hat.softmax(dim=1)
