@@ -12,8 +12,6 @@ pooled features of every pair, and writes ``cka.csv`` (the table) and ``cka.png`
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -26,6 +24,7 @@ from matplotlib.figure import Figure
 from torch import Tensor
 from tqdm.auto import tqdm
 
+from .._atomic import atomic_path
 from ..models.cka import linear_cka
 from ..models.fusion import FeatureFusion
 
@@ -50,17 +49,8 @@ def cka_matrix(features: Sequence[Tensor]) -> np.ndarray[Any, np.dtype[np.float6
 
 
 def _atomic(path: Path, write: Callable[[str], None]) -> None:
-    fd, tmp = tempfile.mkstemp(
-        dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix
-    )
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    with atomic_path(path) as tmp:
+        write(str(tmp))
 
 
 def plot_cka(table: pd.DataFrame, path: Path) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import multiprocessing
 import os
-import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
@@ -18,6 +17,8 @@ import rasterio
 from pyproj import CRS, Transformer
 from rasterio.errors import RasterioIOError
 from tqdm.auto import tqdm
+
+from .._atomic import atomic_path
 
 __all__ = [
     "GDAL_OPTIONS",
@@ -256,16 +257,9 @@ def check_lonlat(index: pd.DataFrame, root: str) -> None:
 def _write_atomic(table: pa.Table, path: Path) -> bool:
     """Write a Parquet table atomically; return False if the folder is read-only."""
     try:
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".parquet", dir=path.parent)
+        with atomic_path(path) as tmp:
+            pq.write_table(table, tmp)
     except OSError:
-        return False
-    try:
-        os.close(fd)
-        pq.write_table(table, tmp)
-        os.replace(tmp, path)
-    except OSError:
-        if os.path.exists(tmp):
-            os.remove(tmp)
         return False
     return True
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Callable, Sequence
 from functools import lru_cache
 from pathlib import Path
@@ -17,6 +16,7 @@ from scipy.ndimage import zoom
 from torch import Tensor
 from tqdm.auto import tqdm
 
+from .._atomic import atomic_path, write_text
 from ..bands import S2_BANDS
 from .chips import ChipFolder
 
@@ -130,10 +130,9 @@ def _write_chip(path: Path, image: np.ndarray, lon: float, lat: float) -> None:
     x, y = _to_utm(epsg).transform(lon, lat)
     _, h, w = image.shape
     transform = Affine(_GSD, 0.0, x - w * _GSD / 2, 0.0, -_GSD, y + h * _GSD / 2)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".tif", dir=path.parent)
-    os.close(fd)
-    try:
-        with rasterio.open(
+    with (
+        atomic_path(path) as tmp,
+        rasterio.open(
             tmp,
             "w",
             driver="GTiff",
@@ -143,13 +142,10 @@ def _write_chip(path: Path, image: np.ndarray, lon: float, lat: float) -> None:
             dtype="uint16",
             crs=f"EPSG:{epsg}",
             transform=transform,
-        ) as dst:
-            dst.write(image)
-            dst.descriptions = S2_BANDS
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+        ) as dst,
+    ):
+        dst.write(image)
+        dst.descriptions = S2_BANDS
 
 
 class SyntheticSentinel2Pool(ChipFolder):
@@ -242,10 +238,7 @@ class SyntheticSentinel2Pool(ChipFolder):
                     f"not {params}; use another root or the same arguments"
                 )
         else:
-            fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=root)
-            with os.fdopen(fd, "w") as f:
-                json.dump(params, f)
-            os.replace(tmp, marker)
+            write_text(marker, json.dumps(params))
         plan = cls.plan(num_chips, seed)
         todo = [
             (i, c, lon, lat)

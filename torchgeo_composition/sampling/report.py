@@ -12,8 +12,8 @@ import pandas as pd
 from matplotlib import colormaps
 from matplotlib.figure import Figure
 
+from .._atomic import atomic_paths, ensure_writable_dir
 from ..geography import plot_world
-from ._atomic import atomic_paths, ensure_writable_dir
 from .selection import UNASSIGNED
 
 if TYPE_CHECKING:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import math
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +21,8 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from .records import Step, atomic_write_text, file_mode, read_json
+from .._atomic import save_figure, write_text
+from .records import Step, read_json
 
 __all__ = [
     "DIVERSITY_COLUMNS",
@@ -37,17 +37,7 @@ DIVERSITY_COLUMNS: tuple[str, ...] = ("spectral_entropy", "continent_entropy")
 
 
 def _save(fig: Figure, path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".png")
-    os.close(fd)
-    try:
-        fig.savefig(tmp, dpi=110, bbox_inches="tight")
-        os.chmod(tmp, file_mode())
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-    return path
+    return save_figure(fig, path, dpi=110)
 
 
 def _finished(step_dir: Path) -> tuple[dict[str, Any], dict[str, Any]] | None:
@@ -272,11 +262,9 @@ def collect_results(step: Step) -> dict[str, Any]:
     table = results_table(compositions, downstream, diversity, scores)
     corr = correlation_table(table)
     out: dict[str, Any] = {
-        "results_csv": str(
-            atomic_write_text(root / "results.csv", table.to_csv(index=False))
-        ),
+        "results_csv": str(write_text(root / "results.csv", table.to_csv(index=False))),
         "runs_csv": str(
-            atomic_write_text(
+            write_text(
                 root / "runs.csv",
                 pd.DataFrame(
                     scores,
@@ -287,7 +275,7 @@ def collect_results(step: Step) -> dict[str, Any]:
     }
     corr_dir = root / "correlation"
     out["correlation_csv"] = str(
-        atomic_write_text(corr_dir / "correlation.csv", corr.to_csv(index=False))
+        write_text(corr_dir / "correlation.csv", corr.to_csv(index=False))
     )
     plots = []
     for c in corr.to_dict("records"):
@@ -316,8 +304,8 @@ def collect_results(step: Step) -> dict[str, Any]:
         out["maps"] = str(plot_composition_maps(ordered, root / "maps.png"))
     title = f"Study results: {step.params.get('study', root.name)}"
     markdown = _markdown(table, corr, title)
-    out["results_md"] = str(atomic_write_text(root / "results.md", markdown))
-    atomic_write_text(
+    out["results_md"] = str(write_text(root / "results.md", markdown))
+    write_text(
         corr_dir / "correlation.md", "\n".join(_correlation_markdown(corr)) + "\n"
     )
     print(markdown)

@@ -45,14 +45,14 @@ class RunCompletionMarker(Callback):
     def _write(self, trainer: Trainer, stage: str) -> None:
         if not trainer.is_global_zero:
             return
-        from .records import atomic_write_text
+        from .._atomic import write_text
 
         data = {
             "stage": stage,
             "epoch": trainer.current_epoch,
             "global_step": trainer.global_step,
         }
-        atomic_write_text(completion_path(self.dirpath, stage), json.dumps(data) + "\n")
+        write_text(completion_path(self.dirpath, stage), json.dumps(data) + "\n")
 
     def on_fit_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
         """Mark the fit as complete.

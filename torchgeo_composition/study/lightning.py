@@ -61,9 +61,9 @@ def write_yaml(path: Path, data: Mapping[str, Any]) -> Path:
     Returns:
         ``path``.
     """
-    from .records import atomic_write_text
+    from .._atomic import write_text
 
-    return atomic_write_text(path, yaml.safe_dump(dict(data), sort_keys=False))
+    return write_text(path, yaml.safe_dump(dict(data), sort_keys=False))
 
 
 def _with_logging(

@@ -21,9 +21,10 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from .._atomic import write_text
 from .config import BASELINE, DownstreamEval, StudyConfig, config_hash
 from .lightning import selection_of
-from .records import Step, atomic_write_text
+from .records import Step
 
 __all__ = ["STEP_KINDS", "build_steps", "step_command", "write_plan"]
 
@@ -234,7 +235,7 @@ def write_plan(steps: list[Step], root: Path) -> tuple[Path, Path]:
         }
         for s in steps
     ]
-    json_path = atomic_write_text(root / "plan.json", json.dumps(plan, indent=2) + "\n")
+    json_path = write_text(root / "plan.json", json.dumps(plan, indent=2) + "\n")
     lines = [step_command(s) for s in steps]
-    sh_path = atomic_write_text(root / "plan.sh", "\n".join(lines) + "\n")
+    sh_path = write_text(root / "plan.sh", "\n".join(lines) + "\n")
     return json_path, sh_path

@@ -12,20 +12,19 @@ one that started under another hash is cleared and run afresh.
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import tempfile
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from .._atomic import write_text
 
 __all__ = [
     "DONE",
     "STARTED",
     "STEP_FILE",
     "Step",
-    "atomic_write_text",
     "is_done",
     "mark_done",
     "mark_started",
@@ -36,43 +35,6 @@ STEP_FILE = "step.json"
 STARTED = "STARTED.json"
 DONE = "DONE.json"
 LOG = "log.txt"
-
-
-def atomic_write_text(path: str | os.PathLike[str], text: str) -> Path:
-    """Write a text file atomically (temporary file in the same folder, then rename).
-
-    Args:
-        path: Destination.
-        text: Content.
-
-    Returns:
-        The destination as a :class:`~pathlib.Path`.
-    """
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(
-        dir=target.parent, prefix=f".{target.name}.", suffix=".tmp"
-    )
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.chmod(tmp, file_mode())
-        os.replace(tmp, target)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-    return target
-
-
-def file_mode() -> int:
-    """Return the permissions of a new file under the current umask.
-
-    Returns:
-        ``0o666`` without the umask's bits (temporary files get ``0o600``).
-    """
-    umask = os.umask(0)
-    os.umask(umask)
-    return 0o666 & ~umask
 
 
 def read_json(path: Path) -> dict[str, Any] | None:
@@ -165,7 +127,7 @@ class Step:
         text = json.dumps(self.to_dict(), indent=2, default=str) + "\n"
         path = self.dir / STEP_FILE
         if not path.is_file() or path.read_text() != text:
-            atomic_write_text(path, text)
+            write_text(path, text)
 
 
 def is_done(step: Step) -> bool:
@@ -206,7 +168,7 @@ def mark_started(step: Step) -> bool:
                 shutil.rmtree(child)
             else:
                 child.unlink()
-    atomic_write_text(
+    write_text(
         step.dir / STARTED,
         json.dumps({"hash": step.hash, "started": _now(), "resumed": resume}) + "\n",
     )
@@ -229,7 +191,7 @@ def mark_done(step: Step, outputs: dict[str, Any], duration_s: float) -> None:
         "duration_s": round(duration_s, 3),
         "outputs": outputs,
     }
-    atomic_write_text(step.dir / DONE, json.dumps(marker, indent=2, default=str) + "\n")
+    write_text(step.dir / DONE, json.dumps(marker, indent=2, default=str) + "\n")
 
 
 def done_outputs(step_dir: Path) -> dict[str, Any]:

@@ -18,10 +18,11 @@ from typing import TextIO
 
 import yaml
 
+from .._atomic import write_text
 from .config import StudyConfig
 from .lightning import Executor
 from .plan import build_steps, write_plan
-from .records import Step, atomic_write_text, is_done, read_json
+from .records import Step, is_done, read_json
 from .steps import StepResult, run_step
 
 __all__ = ["STUDY_FILE", "StudyReport", "claim_study_dir", "run_study"]
@@ -98,10 +99,8 @@ def claim_study_dir(study: StudyConfig, force: bool = False) -> Path:
     if record is None or record.get("identity") != identity:
         now = datetime.now(UTC).isoformat(timespec="seconds")
         data = {"name": study.name, "identity": identity, "claimed": now}
-        atomic_write_text(root / STUDY_FILE, json.dumps(data, indent=2) + "\n")
-    atomic_write_text(
-        root / "study.yaml", yaml.safe_dump(study.to_dict(), sort_keys=False)
-    )
+        write_text(root / STUDY_FILE, json.dumps(data, indent=2) + "\n")
+    write_text(root / "study.yaml", yaml.safe_dump(study.to_dict(), sort_keys=False))
     return root
 
 

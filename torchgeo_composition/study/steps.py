@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .._atomic import write_text
 from .config import DiversitySettings, DownstreamEval
 from .lightning import (
     Executor,
@@ -30,7 +31,6 @@ from .lightning import (
 )
 from .records import (
     Step,
-    atomic_write_text,
     done_outputs,
     is_done,
     mark_done,
@@ -317,7 +317,7 @@ def run_step(
             return StepResult(step, "failed", time.perf_counter() - start, message)
     seconds = time.perf_counter() - start
     if missing:
-        atomic_write_text(step.dir / "PARTIAL.txt", f"inputs not done: {missing}\n")
+        write_text(step.dir / "PARTIAL.txt", f"inputs not done: {missing}\n")
         return StepResult(step, "partial", seconds, f"inputs not done: {missing}")
     (step.dir / "PARTIAL.txt").unlink(missing_ok=True)
     mark_done(step, outputs, seconds)

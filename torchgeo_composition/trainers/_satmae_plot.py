@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -12,6 +11,7 @@ import torch
 from matplotlib.figure import Figure
 from torch import Tensor
 
+from .._atomic import save_figure as _save_figure
 from ..models import GroupChannelMAE
 from ..models._satmae_base import patchify, unpatchify
 
@@ -109,17 +109,7 @@ def save_figure(fig: Figure, path: str | os.PathLike[str]) -> Path:
     Returns:
         The path written.
     """
-    out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.stem}.", suffix=".png")
-    os.close(fd)
-    try:
-        fig.savefig(tmp, format="png", dpi=80)
-        os.replace(tmp, out)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-    return out
+    return _save_figure(fig, path, dpi=80, bbox_inches=None)
 
 
 __all__ = ["reconstruction_figure", "reconstruction_panels", "save_figure"]

@@ -1,4 +1,11 @@
-"""Atomic file writes: temporary files in the target directory, then os.replace."""
+"""Atomic file writes: temporary files in the target directory, then os.replace.
+
+Every file the project writes (manifests, indexes, chips, checkpoints, reports,
+figures) goes through these helpers, so a crash or an error never leaves a
+half-written file under its final name. Temporary files are hidden
+(``.tmp-<token>-<name>``), keep the target's suffix, and get the ordinary
+permissions of a new file.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +14,18 @@ import os
 import secrets
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-__all__ = ["atomic_paths", "ensure_writable_dir"]
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+__all__ = [
+    "atomic_path",
+    "atomic_paths",
+    "ensure_writable_dir",
+    "save_figure",
+    "write_text",
+]
 
 
 def ensure_writable_dir(path: str | os.PathLike[str], parameter: str = "path") -> Path:
@@ -71,8 +88,8 @@ def atomic_paths(*paths: str | os.PathLike[str]) -> Iterator[list[Path]]:
         Temporary paths, one per target, in the same directories.
     """
     targets = [Path(p) for p in paths]
-    token = f"{os.getpid()}.{secrets.token_hex(4)}"
-    temps = [t.with_name(f".{t.name}.{token}.tmp") for t in targets]
+    token = f"{os.getpid()}-{secrets.token_hex(4)}"
+    temps = [t.with_name(f".tmp-{token}-{t.name}") for t in targets]
     try:
         yield temps
         for temp in temps:
@@ -84,3 +101,62 @@ def atomic_paths(*paths: str | os.PathLike[str]) -> Iterator[list[Path]]:
         for temp in temps:
             with contextlib.suppress(FileNotFoundError):
                 temp.unlink()
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield a temporary path next to ``path``; move it into place on success.
+
+    The folder of ``path`` is created if missing. If the body raises, the
+    temporary file is removed and ``path`` is left untouched.
+
+    Args:
+        path: The final file path.
+
+    Yields:
+        The temporary path to write.
+    """
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_paths(target) as (temp,):
+        yield temp
+
+
+def write_text(path: str | os.PathLike[str], text: str) -> Path:
+    """Write ``text`` (UTF-8) to ``path`` atomically.
+
+    Args:
+        path: Destination file; its folder is created if missing.
+        text: Content.
+
+    Returns:
+        ``path`` as a :class:`~pathlib.Path`.
+    """
+    with atomic_path(path) as temp:
+        temp.write_text(text, encoding="utf-8")
+    return Path(path)
+
+
+def save_figure(
+    fig: Figure,
+    path: str | os.PathLike[str],
+    dpi: int = 120,
+    bbox_inches: str | None = "tight",
+) -> Path:
+    """Save a matplotlib figure atomically (format from the suffix, e.g. ``.png``).
+
+    Args:
+        fig: The figure.
+        path: Destination file; its folder is created if missing.
+        dpi: Resolution.
+        bbox_inches: Passed to :meth:`~matplotlib.figure.Figure.savefig`.
+
+    Returns:
+        ``path`` as a :class:`~pathlib.Path`.
+    """
+    target = Path(path)
+    with atomic_path(target) as temp:
+        fig.savefig(
+            temp, dpi=dpi, bbox_inches=bbox_inches, format=target.suffix[1:] or "png"
+        )
+    return target
