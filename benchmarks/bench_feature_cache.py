@@ -28,6 +28,7 @@ import time
 from typing import Any
 
 import torch
+from bench_fusion_forward import FULL, QUICK  # the same three backbones
 from torch import nn
 
 from torchgeo_composition.bands import S2_BANDS
@@ -38,17 +39,6 @@ from torchgeo_composition.models.feature_cache import (
 )
 
 TARGET_RATIO = 20.0
-
-FULL = [
-    {"name": "satmae:satmae_vit_base_patch8_96"},
-    {"name": "timm:hiera_tiny_224"},
-    {"name": "torchgeo:dofa_small_patch16_224"},
-]
-QUICK = [
-    {"name": "satmae:satmae_vit_tiny_patch8_96", "input_size": 32, "depth": 2},
-    {"name": "timm:hiera_tiny_224", "input_size": 32},
-    {"name": "torchgeo:dofa_small_patch16_224", "input_size": 32, "depth": 4},
-]
 
 
 def run(quick: bool, repeats: int) -> dict[str, Any]:
