@@ -33,7 +33,7 @@ from torch import nn
 
 from torchgeo_composition.bands import S2_BANDS
 from torchgeo_composition.models import FeatureCache, FeatureFusion
-from torchgeo_composition.models.feature_cache import (
+from torchgeo_composition.models.fusion.cache import (
     dataset_fingerprint,
     sample_digests,
 )

@@ -12,7 +12,7 @@ from torchgeo_composition.models import (
     create_backbone,
     linear_cka,
 )
-from torchgeo_composition.models.feature_cache import (
+from torchgeo_composition.models.fusion.cache import (
     dataset_fingerprint,
     sample_digests,
 )

@@ -24,9 +24,9 @@ from matplotlib.figure import Figure
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from .._atomic import atomic_path
-from ..models.cka import linear_cka
-from ..models.fusion import FeatureFusion
+from ..files import atomic_path
+from ..models.fusion.cka import linear_cka
+from ..models.fusion.model import FeatureFusion
 
 __all__ = ["cka_matrix", "main", "markdown_table", "plot_cka"]
 
@@ -48,7 +48,7 @@ def cka_matrix(features: Sequence[Tensor]) -> np.ndarray[Any, np.dtype[np.float6
     return out
 
 
-def _atomic(path: Path, write: Callable[[str], None]) -> None:
+def _write(path: Path, write: Callable[[str], None]) -> None:
     with atomic_path(path) as tmp:
         write(str(tmp))
 
@@ -75,7 +75,7 @@ def plot_cka(table: pd.DataFrame, path: Path) -> None:
     ax.set_title("linear CKA")
     fig.colorbar(im, ax=ax)
     fig.tight_layout()
-    _atomic(path, lambda tmp: fig.savefig(tmp, dpi=120, format="png"))
+    _write(path, lambda tmp: fig.savefig(tmp, dpi=120, format="png"))
 
 
 def markdown_table(table: pd.DataFrame) -> str:
@@ -173,7 +173,7 @@ def main(argv: list[str]) -> int:
     table = pd.DataFrame(cka_matrix(feats), index=names, columns=names)
     out = Path(cfg.output)
     out.mkdir(parents=True, exist_ok=True)
-    _atomic(out / "cka.csv", lambda tmp: table.to_csv(tmp, float_format="%.4f"))
+    _write(out / "cka.csv", lambda tmp: table.to_csv(tmp, float_format="%.4f"))
     plot_cka(table, out / "cka.png")
     print(markdown_table(table))
     print(f"wrote {out / 'cka.csv'} and {out / 'cka.png'} ({len(feats[0])} samples)")

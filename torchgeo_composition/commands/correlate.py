@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .._atomic import write_text
+from ..files import write_text
 from ..diversity.correlation import METHODS, CorrelationResult, correlate
 from ..diversity.plots import plot_correlation
 

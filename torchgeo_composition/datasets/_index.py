@@ -18,7 +18,7 @@ from pyproj import CRS, Transformer
 from rasterio.errors import RasterioIOError
 from tqdm.auto import tqdm
 
-from .._atomic import atomic_path
+from ..files import atomic_path
 
 __all__ = [
     "GDAL_OPTIONS",

@@ -16,7 +16,7 @@ from scipy.ndimage import zoom
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from .._atomic import atomic_path, write_text
+from ..files import atomic_path, write_text
 from ..bands import S2_BANDS
 from .chips import ChipFolder
 

@@ -10,7 +10,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from scipy import stats
 
-from .._atomic import save_figure
+from ..files import save_figure
 from .correlation import CorrelationResult
 
 __all__ = ["plot_band_entropy", "plot_correlation", "plot_stratum_distributions"]

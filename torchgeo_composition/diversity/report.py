@@ -24,7 +24,7 @@ from torch import Tensor
 from torch.utils.data import DataLoader, Dataset, Subset
 from tqdm.auto import tqdm
 
-from .._atomic import write_text
+from ..files import write_text
 from .entropy import UNIT_RANGE, categorical_entropy, spectral_entropy
 from .plots import plot_band_entropy, plot_stratum_distributions
 

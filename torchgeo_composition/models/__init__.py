@@ -1,24 +1,29 @@
-"""models."""
+"""Networks in three wings: ``satmae``, ``backbones`` and ``fusion``.
 
-from .adapters import BandAdapter
+Every public name of the wings is re-exported here, so configs and user code can
+keep importing from ``torchgeo_composition.models``.
+"""
+
 from .backbones import (
     Backbone,
+    BandAdapter,
     create_backbone,
     list_backbones,
     register_backbone,
 )
-from .cka import linear_cka
-from .feature_cache import FeatureCache
-from .fusion import FeatureFusion
-from .fusion_layers import FUSIONS
-from .satmae import MASKING_MODES, GroupChannelMAE, GroupChannelViT
-from .satmae_checkpoint import (
+from .fusion import FUSIONS, FeatureCache, FeatureFusion, linear_cka
+from .satmae import (
+    MASKING_MODES,
+    SATMAE_PRESETS,
+    GroupChannelMAE,
+    GroupChannelViT,
     LoadReport,
+    create_satmae,
+    create_satmae_encoder,
     export_encoder,
     load_satmae_checkpoint,
     load_satmae_encoder,
 )
-from .satmae_presets import SATMAE_PRESETS, create_satmae, create_satmae_encoder
 
 __all__ = [
     "FUSIONS",

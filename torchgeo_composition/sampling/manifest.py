@@ -12,7 +12,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from .._atomic import atomic_paths, ensure_writable_dir
+from ..files import atomic_paths, ensure_writable_dir
 from .composition import Composition
 from .selection import MANIFEST_COLUMNS, Selection, _round_floats
 

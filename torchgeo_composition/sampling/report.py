@@ -12,7 +12,7 @@ import pandas as pd
 from matplotlib import colormaps
 from matplotlib.figure import Figure
 
-from .._atomic import atomic_paths, ensure_writable_dir
+from ..files import atomic_paths, ensure_writable_dir
 from ..geography import plot_world
 from .selection import UNASSIGNED
 

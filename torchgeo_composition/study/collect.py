@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from .._atomic import save_figure, write_text
+from ..files import save_figure, write_text
 from .records import Step, read_json
 
 __all__ = [

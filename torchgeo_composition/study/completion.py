@@ -45,7 +45,7 @@ class RunCompletionMarker(Callback):
     def _write(self, trainer: Trainer, stage: str) -> None:
         if not trainer.is_global_zero:
             return
-        from .._atomic import write_text
+        from ..files import write_text
 
         data = {
             "stage": stage,

@@ -61,7 +61,7 @@ def write_yaml(path: Path, data: Mapping[str, Any]) -> Path:
     Returns:
         ``path``.
     """
-    from .._atomic import write_text
+    from ..files import write_text
 
     return write_text(path, yaml.safe_dump(dict(data), sort_keys=False))
 

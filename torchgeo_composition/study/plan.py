@@ -21,7 +21,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from .._atomic import write_text
+from ..files import write_text
 from .config import BASELINE, DownstreamEval, StudyConfig, config_hash
 from .lightning import selection_of
 from .records import Step

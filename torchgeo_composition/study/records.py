@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from .._atomic import write_text
+from ..files import write_text
 
 __all__ = [
     "DONE",

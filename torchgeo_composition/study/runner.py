@@ -18,7 +18,7 @@ from typing import TextIO
 
 import yaml
 
-from .._atomic import write_text
+from ..files import write_text
 from .config import StudyConfig
 from .lightning import Executor
 from .plan import build_steps, write_plan

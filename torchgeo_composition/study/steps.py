@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .._atomic import write_text
+from ..files import write_text
 from .config import DiversitySettings, DownstreamEval
 from .lightning import (
     Executor,
@@ -167,7 +167,7 @@ def _plain(value: Any) -> Any:
 
 def _export(step: Step, executor: Executor) -> dict[str, Any]:
     from ..models import export_encoder
-    from ..models.satmae_checkpoint import read_checkpoint
+    from ..models.satmae.checkpoint import read_checkpoint
 
     pretrain = done_outputs(_input_dir(step, "pretrain"))
     kwargs = dict(step.params["config"]["export"])
@@ -182,7 +182,7 @@ def _random_encoder(step: Step, executor: Executor) -> dict[str, Any]:
     from lightning.pytorch import LightningModule, seed_everything
 
     from ..models import export_encoder
-    from ..models.satmae_checkpoint import read_checkpoint
+    from ..models.satmae.checkpoint import read_checkpoint
 
     cfg = step.params["config"]
     seed_everything(cfg["seed"])

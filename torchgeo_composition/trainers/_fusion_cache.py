@@ -19,13 +19,13 @@ from torch import Tensor
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
-from ..models.feature_cache import (
+from ..models.fusion.cache import (
     CachedSplit,
     FeatureCache,
     dataset_fingerprint,
     sample_digests,
 )
-from ..models.fusion import FeatureFusion
+from ..models.fusion.model import FeatureFusion
 
 __all__ = ["CacheMixin"]
 

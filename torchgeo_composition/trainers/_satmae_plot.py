@@ -11,9 +11,9 @@ import torch
 from matplotlib.figure import Figure
 from torch import Tensor
 
-from .._atomic import save_figure as _save_figure
+from ..files import save_figure as _save_figure
 from ..models import GroupChannelMAE
-from ..models._satmae_base import patchify, unpatchify
+from ..models.satmae.trunk import patchify, unpatchify
 
 
 @torch.no_grad()

@@ -17,8 +17,8 @@ from torchgeo.trainers import BaseTask
 from torchmetrics import MetricCollection
 from torchmetrics.classification import Accuracy, FBetaScore, JaccardIndex
 
-from ..models.feature_cache import FeatureCache
-from ..models.fusion import FeatureFusion
+from ..models.fusion.cache import FeatureCache
+from ..models.fusion.model import FeatureFusion
 from ._fusion_cache import CacheMixin
 
 __all__ = ["FusionClassificationTask", "FusionSegmentationTask"]

@@ -19,7 +19,7 @@ from torchmetrics import MeanMetric
 
 from ..bands import RGB_BANDS, SATMAE_BANDS, canonical_band
 from ..models import GroupChannelMAE, load_satmae_checkpoint
-from ..models.satmae_presets import preset_config
+from ..models.satmae.presets import preset_config
 from ._satmae_plot import reconstruction_figure, save_figure
 
 #: Parameters without weight decay besides biases and norms.

@@ -1,4 +1,4 @@
-"""Atomic file writes: temporary files in the target directory, then os.replace.
+"""File writes the whole package relies on: atomic replacement and writable folders.
 
 Every file the project writes (manifests, indexes, chips, checkpoints, reports,
 figures) goes through these helpers, so a crash or an error never leaves a

@@ -16,8 +16,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..bands import band_indices, canonical_band
-from .backbones import Backbone, resolve_bands
+from ...bands import band_indices, canonical_band
+from .registry import Backbone, resolve_bands
 
 __all__ = ["BandAdapter"]
 

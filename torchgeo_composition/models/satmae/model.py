@@ -23,8 +23,8 @@ import torch
 from timm.models.vision_transformer import Block
 from torch import Tensor, nn
 
-from ._pos_embed import sincos_1d, sincos_2d
-from ._satmae_base import (
+from .pos_embed import sincos_1d, sincos_2d
+from .trunk import (
     DEFAULT_CHANNEL_GROUPS,
     ChannelGroups,
     GroupChannelTrunk,
@@ -34,7 +34,7 @@ from ._satmae_base import (
     patchify,
     random_masking,
 )
-from .satmae_encoder import GroupChannelViT
+from .encoder import GroupChannelViT
 
 __all__ = ["MASKING_MODES", "GroupChannelMAE", "GroupChannelViT"]
 

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
-from ._satmae_base import (
+from .trunk import (
     DEFAULT_CHANNEL_GROUPS,
     ChannelGroups,
     GroupChannelTrunk,

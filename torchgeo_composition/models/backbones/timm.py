@@ -16,12 +16,12 @@ import timm
 import torch
 from torch import Tensor, nn
 
-from ..bands import (
+from ...bands import (
     FMOW_MEAN,
     FMOW_STD,
     SATMAE_BANDS,
 )
-from .backbones import Backbone, register_backbone
+from .registry import Backbone, register_backbone
 
 __all__ = ["SatMAEBackbone", "TimmBackbone", "local_weights"]
 
@@ -280,7 +280,7 @@ def satmae_backbone(
     Raises:
         FileNotFoundError: If the checkpoint does not exist.
     """
-    from .satmae_presets import create_satmae_encoder
+    from ..satmae.presets import create_satmae_encoder
 
     source = checkpoint or weights
     if source is not None and not os.path.isfile(source):
@@ -319,9 +319,9 @@ def prithvi_backbone(
             f"backbone 'prithvi:{variant}' needs terratorch, which is not installed; "
             "install the optional extra: pip install 'torchgeo-composition[terratorch]'"
         )
-    from .prithvi_backbone import build_prithvi
+    from .prithvi import build_prithvi
 
     return build_prithvi(variant, weights=weights, input_size=input_size, **kwargs)
 
 
-from . import torchgeo_backbones  # noqa: E402, F401 - registers 'torchgeo'
+from . import torchgeo  # noqa: E402, F401 - registers 'torchgeo'

@@ -1,7 +1,7 @@
 """Feature-level fusion of several backbones.
 
 :class:`FeatureFusion` runs N registry backbones on one input (each through its
-:class:`~torchgeo_composition.models.adapters.BandAdapter`), optionally projects
+:class:`~torchgeo_composition.models.backbones.adapters.BandAdapter`), optionally projects
 each backbone's features, fuses them (``concat``, ``mean``, ``weighted`` or
 ``attention``) and applies a classification head, or a UPerNet decoder over the
 fused multi-level maps for segmentation.
@@ -24,9 +24,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .adapters import BandAdapter
-from .backbones import Backbone, create_backbone
-from .fusion_layers import PYRAMID_STRIDES, FusedUPerNet, Fuser, make_head
+from ..backbones.adapters import BandAdapter
+from ..backbones.registry import Backbone, create_backbone
+from .layers import PYRAMID_STRIDES, FusedUPerNet, Fuser, make_head
 
 __all__ = ["BackboneSpec", "FeatureFusion", "parse_backbone_spec"]
 

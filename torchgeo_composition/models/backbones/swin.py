@@ -8,7 +8,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from .backbones import Backbone
+from .registry import Backbone
 
 __all__ = ["SwinBackbone", "torchvision_swin"]
 

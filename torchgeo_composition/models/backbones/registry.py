@@ -28,8 +28,8 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from ..bands import RGB_BANDS, canonical_band
-from ..plugins import BACKBONE_GROUP, iter_entry_points
+from ...bands import RGB_BANDS, canonical_band
+from ...plugins import BACKBONE_GROUP, iter_entry_points
 
 __all__ = [
     "Backbone",
@@ -179,7 +179,7 @@ def register_backbone(
 
 
 def _families() -> dict[str, BackboneFactory]:
-    from . import backbone_families  # noqa: F401 - registers the built-ins
+    from . import timm  # noqa: F401 - registers the built-ins
 
     families = dict(_REGISTRY)
     for ep in iter_entry_points(BACKBONE_GROUP):
@@ -281,7 +281,7 @@ def create_backbone(
         ValueError: If the name is unknown (close matches are listed), a band is
             missing, or declared and actual feature sizes differ.
     """
-    from ..bands import S2_BANDS
+    from ...bands import S2_BANDS
 
     family, _, variant = name.partition(":")
     families = _families()

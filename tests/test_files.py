@@ -3,7 +3,7 @@ from pathlib import Path
 import pytest
 from matplotlib.figure import Figure
 
-from torchgeo_composition._atomic import atomic_path, save_figure, write_text
+from torchgeo_composition.files import atomic_path, save_figure, write_text
 
 
 def test_atomic_path_moves_into_place_and_creates_folder(tmp_path: Path) -> None:

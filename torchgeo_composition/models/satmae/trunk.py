@@ -18,8 +18,8 @@ from timm.layers.patch_embed import PatchEmbed
 from timm.models.vision_transformer import Block
 from torch import Tensor, nn
 
-from ..bands import SATMAE_BANDS, canonical_band
-from ._pos_embed import sincos_1d, sincos_2d
+from ...bands import SATMAE_BANDS, canonical_band
+from .pos_embed import sincos_1d, sincos_2d
 
 #: Channel groups given by band index or by band name.
 ChannelGroups = Sequence[Sequence[int | str]]

@@ -21,9 +21,9 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from .._atomic import atomic_path
-from .satmae import GroupChannelViT
-from .satmae_presets import encoder_kwargs
+from ...files import atomic_path
+from .model import GroupChannelViT
+from .presets import encoder_kwargs
 
 #: Checkpoint entries an encoder may ignore: the MAE decoder and classifier heads.
 _ENCODER_IGNORABLE = ("decoder_", "mask_token", "head.")

@@ -12,7 +12,7 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from .satmae import GroupChannelMAE, GroupChannelViT
+from .model import GroupChannelMAE, GroupChannelViT
 
 _COMMON: dict[str, Any] = {
     "img_size": 96,
@@ -155,7 +155,7 @@ def create_satmae_encoder(
             checkpoint does not fit.
         FileNotFoundError: If ``checkpoint`` is a path that does not exist.
     """
-    from .satmae_checkpoint import load_satmae_checkpoint
+    from .checkpoint import load_satmae_checkpoint
 
     model = GroupChannelViT(**encoder_kwargs(preset_config(name, **overrides)))
     if checkpoint is not None:

@@ -14,15 +14,15 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from ..bands import S2_L2A_BANDS, S2_WAVELENGTHS_UM, canonical_band
-from .backbone_families import (
+from ...bands import S2_L2A_BANDS, S2_WAVELENGTHS_UM, canonical_band
+from .timm import (
     TimmBackbone,
     _evenly_spaced,
     _load_state,
     _timm_input_size,
     local_weights,
 )
-from .backbones import Backbone, register_backbone
+from .registry import Backbone, register_backbone
 
 __all__ = ["CROMABackbone", "DOFABackbone", "TokenBackbone"]
 
@@ -245,13 +245,13 @@ def torchgeo_backbone(
             model, fixed if fixed else "any", _timm_input_size(model)
         )
     elif variant.startswith("swin") and hasattr(tgm, variant):
-        from .swin_backbone import torchvision_swin
+        from .swin import torchvision_swin
 
         backbone = torchvision_swin(getattr(tgm, variant), bands, **kwargs)
     else:
         import difflib
 
-        from .backbones import _EXAMPLES
+        from .registry import _EXAMPLES
 
         close = difflib.get_close_matches(variant, _EXAMPLES["torchgeo"], n=5)
         raise ValueError(

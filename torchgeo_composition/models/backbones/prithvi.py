@@ -6,7 +6,7 @@ from typing import Any
 
 from torch import Tensor, nn
 
-from .backbones import Backbone
+from .registry import Backbone
 
 __all__ = ["PrithviBackbone", "build_prithvi"]
 
