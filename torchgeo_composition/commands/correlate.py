@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..files import write_text
 from ..diversity.correlation import METHODS, CorrelationResult, correlate
 from ..diversity.plots import plot_correlation
+from ..files import write_text
 
 __all__ = ["build_parser", "correlate_table", "main"]
 

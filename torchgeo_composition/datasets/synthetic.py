@@ -16,8 +16,8 @@ from scipy.ndimage import zoom
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from ..files import atomic_path, write_text
 from ..bands import S2_BANDS
+from ..files import atomic_path, write_text
 from .chips import ChipFolder
 
 __all__ = ["CONTINENT_SHARES", "LAND_COVERS", "SyntheticSentinel2Pool"]

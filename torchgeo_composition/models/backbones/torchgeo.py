@@ -15,6 +15,7 @@ import torch
 from torch import Tensor, nn
 
 from ...bands import S2_L2A_BANDS, S2_WAVELENGTHS_UM, canonical_band
+from .registry import Backbone, register_backbone
 from .timm import (
     TimmBackbone,
     _evenly_spaced,
@@ -22,7 +23,6 @@ from .timm import (
     _timm_input_size,
     local_weights,
 )
-from .registry import Backbone, register_backbone
 
 __all__ = ["CROMABackbone", "DOFABackbone", "TokenBackbone"]
 

@@ -23,6 +23,7 @@ import torch
 from timm.models.vision_transformer import Block
 from torch import Tensor, nn
 
+from .encoder import GroupChannelViT
 from .pos_embed import sincos_1d, sincos_2d
 from .trunk import (
     DEFAULT_CHANNEL_GROUPS,
@@ -34,7 +35,6 @@ from .trunk import (
     patchify,
     random_masking,
 )
-from .encoder import GroupChannelViT
 
 __all__ = ["MASKING_MODES", "GroupChannelMAE", "GroupChannelViT"]
 
