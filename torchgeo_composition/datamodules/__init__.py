@@ -1,6 +1,6 @@
 """Lightning datamodules serving stratified pretraining sets (and a demo task)."""
 
-from .manifest import build_manifest, stratified_index
+from ..sampling import build_manifest, stratified_index
 from .raster import StratifiedRasterDataModule
 from .sampler import ShardedManifestSampler, shard_sizes
 from .stratified import ContinentStratifiedDataModule, ManifestDataset

@@ -16,8 +16,7 @@ from torchgeo.datamodules import NonGeoDataModule
 from ..bands import FMOW_MEAN, FMOW_STD, band_indices, canonical_band
 from ..datasets import PoolDataset
 from ..geography import RegionLayer
-from ..sampling import ShortfallPolicy
-from .manifest import build_manifest
+from ..sampling import ShortfallPolicy, build_manifest
 from .sampler import ShardedManifestSampler
 from .transforms import SatMAENormalize
 

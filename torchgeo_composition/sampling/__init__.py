@@ -5,13 +5,16 @@ stratum (continent or region). :func:`select` turns a pool index, a composition,
 a budget and a seed into a :class:`Selection` (manifest + summary) with exact
 quotas; :func:`write_manifest` / :func:`read_manifest` save and load it
 reproducibly. :class:`StratifiedGeoSampler` applies a composition to patches of
-a TorchGeo ``GeoDataset``.
+a TorchGeo ``GeoDataset``. :func:`build_manifest` draws a set from a pool (anything
+with an ``index()``, :class:`PoolLike`) and :func:`compose` also writes its
+manifest, summary and map.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from .build import ComposedSet, build_manifest, compose, map_path_for, stratified_index
 from .composition import PRESETS, Composition
 from .manifest import (
     MANIFEST_SUFFIXES,
@@ -20,7 +23,13 @@ from .manifest import (
     summary_path,
     write_manifest,
 )
-from .pool import pool_fingerprint, strata_fingerprint
+from .pool import (
+    INDEX_COLUMNS,
+    UNASSIGNED,
+    PoolLike,
+    pool_fingerprint,
+    strata_fingerprint,
+)
 from .quotas import largest_remainder, redistribute_quotas
 from .report import format_counts_table, plot_selection_map
 from .selection import (
@@ -36,24 +45,32 @@ if TYPE_CHECKING:
     from .geosampler import StratifiedGeoSampler
 
 __all__ = [
+    "INDEX_COLUMNS",
     "MANIFEST_COLUMNS",
     "MANIFEST_ORDER",
     "MANIFEST_SUFFIXES",
     "PRESETS",
     "SHORTFALL_POLICIES",
+    "UNASSIGNED",
+    "ComposedSet",
     "Composition",
+    "PoolLike",
     "Selection",
     "ShortfallPolicy",
     "StratifiedGeoSampler",
+    "build_manifest",
     "check_manifest_matches",
+    "compose",
     "format_counts_table",
     "largest_remainder",
+    "map_path_for",
     "plot_selection_map",
     "pool_fingerprint",
     "read_manifest",
     "redistribute_quotas",
     "select",
     "strata_fingerprint",
+    "stratified_index",
     "summary_path",
     "write_manifest",
 ]

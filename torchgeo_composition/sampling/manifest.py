@@ -14,7 +14,7 @@ import pyarrow.parquet as pq
 
 from ..files import atomic_paths, ensure_writable_dir
 from .composition import Composition
-from .selection import MANIFEST_COLUMNS, Selection, _round_floats
+from .selection import MANIFEST_COLUMNS, Selection, round_floats
 
 __all__ = [
     "MANIFEST_SUFFIXES",
@@ -81,7 +81,7 @@ def _summary_text(summary: Mapping[str, Any]) -> str:
     """Serialise a summary deterministically (sorted keys, fixed float rounding)."""
     return (
         json.dumps(
-            _round_floats(dict(summary)), sort_keys=True, indent=2, allow_nan=False
+            round_floats(dict(summary)), sort_keys=True, indent=2, allow_nan=False
         )
         + "\n"
     )
@@ -256,7 +256,7 @@ def check_manifest_matches(
     ):
         if value is not None:
             expected[key] = value
-    expected = _round_floats(expected)
+    expected = round_floats(expected)
     diffs = [
         f"{key}: manifest has {summary.get(key)!r}, expected {value!r}"
         for key, value in expected.items()

@@ -1,9 +1,10 @@
-"""Pool indexes: validation, canonical order and fingerprints."""
+"""Pool indexes: the pool interface, validation, canonical order and fingerprints."""
 
 from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 import pandas as pd
@@ -12,20 +13,40 @@ import pyarrow.compute as pc
 
 __all__ = [
     "INDEX_COLUMNS",
+    "UNASSIGNED",
     "CanonicalPool",
+    "PoolLike",
     "canonical_pool",
     "pool_fingerprint",
     "strata_fingerprint",
 ]
 
-#: Columns of a pool index (``stratum`` may be absent for ``uniform``).
-INDEX_COLUMNS: tuple[str, ...] = ("sample_id", "path", "lon", "lat", "stratum")
+#: Columns of a pool index, in order: what every pool's ``index()`` returns.
+INDEX_COLUMNS: tuple[str, ...] = ("sample_id", "path", "lon", "lat")
+
+#: Column of a stratified index (and of a manifest) naming each sample's stratum.
+STRATUM = "stratum"
+
+#: Label of the samples that fall in no stratum (counts, maps, batches).
+UNASSIGNED = "unassigned"
 
 _FINGERPRINT_VERSION = b"torchgeo-composition-pool-v1"
 _STRATA_VERSION = b"torchgeo-composition-strata-v1"
 #: Coordinates are rounded to 1e-7 degrees (about 1 cm) before hashing, so that
 #: last-bit differences of a reprojection do not change a fingerprint.
 _COORD_DECIMALS = 7
+
+
+class PoolLike(Protocol):
+    """What sampling needs of a pool: an index of its samples' centres.
+
+    Every :class:`~torchgeo_composition.datasets.PoolDataset` is one; so is any
+    object with an ``index()`` method returning the :data:`INDEX_COLUMNS`.
+    """
+
+    def index(self) -> pd.DataFrame:
+        """Return one row per sample with the :data:`INDEX_COLUMNS`."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -55,6 +76,24 @@ class CanonicalPool:
         """Number of samples per stratum (unassigned samples are not counted)."""
         bins = np.bincount(self.codes[self.codes >= 0], minlength=len(self.strata))
         return {name: int(n) for name, n in zip(self.strata, bins, strict=True)}
+
+    def fingerprint(self) -> str:
+        """SHA-256 of the sample ids, paths and rounded coordinates (hex)."""
+        digest = hashlib.sha256(_FINGERPRINT_VERSION)
+        digest.update(np.int64(len(self)).astype("<i8").tobytes())
+        _hash_strings(digest, self.sample_id)
+        _hash_strings(digest, self.path)
+        for values in (self.lon, self.lat):
+            rounded = np.round(values, _COORD_DECIMALS) + 0.0  # folds -0.0 into 0.0
+            digest.update(np.ascontiguousarray(rounded, dtype="<f8").tobytes())
+        return digest.hexdigest()
+
+    def strata_fingerprint(self) -> str:
+        """SHA-256 of the stratum assignment (hex)."""
+        digest = hashlib.sha256(_STRATA_VERSION)
+        digest.update("\x1f".join(self.strata).encode())
+        digest.update(np.ascontiguousarray(self.codes, dtype="<i8").tobytes())
+        return digest.hexdigest()
 
 
 def _string_column(index: pd.DataFrame, name: str) -> pa.Array:
@@ -110,10 +149,10 @@ def canonical_pool(index: pd.DataFrame, require_stratum: bool = True) -> Canonic
     """
     if not isinstance(index, pd.DataFrame):
         raise ValueError(
-            f"index must be a pandas DataFrame with columns {list(INDEX_COLUMNS)}, "
-            f"got {type(index).__name__}"
+            "index must be a pandas DataFrame with columns "
+            f"{[*INDEX_COLUMNS, STRATUM]}, got {type(index).__name__}"
         )
-    required = INDEX_COLUMNS if require_stratum else INDEX_COLUMNS[:4]
+    required = (*INDEX_COLUMNS, STRATUM) if require_stratum else INDEX_COLUMNS
     missing = [c for c in required if c not in index.columns]
     if missing:
         raise ValueError(
@@ -140,8 +179,8 @@ def canonical_pool(index: pd.DataFrame, require_stratum: bool = True) -> Canonic
                 f"{ids[first].as_py()!r}); sample ids must be unique"
             )
     order_np = order.to_numpy()
-    if "stratum" in index.columns:
-        stratum = index["stratum"].astype("str").iloc[order_np]
+    if STRATUM in index.columns:
+        stratum = index[STRATUM].astype("str").iloc[order_np]
         codes, uniques = pd.factorize(stratum, sort=True)
         strata = tuple(str(u) for u in uniques)
     else:
@@ -170,26 +209,6 @@ def _hash_strings(digest: hashlib._Hash, array: pa.Array) -> None:
         digest.update(memoryview(data)[start:stop])
 
 
-def _fingerprint(pool: CanonicalPool) -> str:
-    """Fingerprint of a canonical pool (ids, paths, rounded coordinates)."""
-    digest = hashlib.sha256(_FINGERPRINT_VERSION)
-    digest.update(np.int64(len(pool)).astype("<i8").tobytes())
-    _hash_strings(digest, pool.sample_id)
-    _hash_strings(digest, pool.path)
-    for values in (pool.lon, pool.lat):
-        rounded = np.round(values, _COORD_DECIMALS) + 0.0  # +0.0 folds -0.0 into 0.0
-        digest.update(np.ascontiguousarray(rounded, dtype="<f8").tobytes())
-    return digest.hexdigest()
-
-
-def _strata_fingerprint(pool: CanonicalPool) -> str:
-    """Fingerprint of the stratum assignment of a canonical pool."""
-    digest = hashlib.sha256(_STRATA_VERSION)
-    digest.update("\x1f".join(pool.strata).encode())
-    digest.update(np.ascontiguousarray(pool.codes, dtype="<i8").tobytes())
-    return digest.hexdigest()
-
-
 def pool_fingerprint(index: pd.DataFrame) -> str:
     """Deterministic fingerprint of a pool index.
 
@@ -206,7 +225,7 @@ def pool_fingerprint(index: pd.DataFrame) -> str:
     Raises:
         ValueError: if the index is invalid (see :func:`canonical_pool`).
     """
-    return _fingerprint(canonical_pool(index, require_stratum=False))
+    return canonical_pool(index, require_stratum=False).fingerprint()
 
 
 def strata_fingerprint(index: pd.DataFrame) -> str:
@@ -225,4 +244,4 @@ def strata_fingerprint(index: pd.DataFrame) -> str:
     Raises:
         ValueError: if the index is invalid (see :func:`canonical_pool`).
     """
-    return _strata_fingerprint(canonical_pool(index, require_stratum=True))
+    return canonical_pool(index, require_stratum=True).strata_fingerprint()

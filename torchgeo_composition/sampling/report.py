@@ -14,7 +14,8 @@ from matplotlib.figure import Figure
 
 from ..files import atomic_paths, ensure_writable_dir
 from ..geography import plot_world
-from .selection import UNASSIGNED
+from ..tables import markdown_table
+from .pool import UNASSIGNED
 
 if TYPE_CHECKING:
     from ..geography import RegionLayer
@@ -106,11 +107,11 @@ def plot_selection_map(
 
 
 def format_counts_table(summary: Mapping[str, Any]) -> str:
-    """Text table of the selected counts and shares per stratum.
+    """Markdown table of the selected counts and shares per stratum.
 
-    Columns: stratum, pool (samples available), target share, quota, selected,
-    share. A last row gives the totals, followed by the stratum entropy and any
-    shortfall action.
+    Columns: stratum, pool (samples available), target share (%), quota, selected,
+    share (%). A last row gives the totals, followed by the stratum entropy and
+    any shortfall action.
 
     Args:
         summary: a selection summary.
@@ -124,46 +125,28 @@ def format_counts_table(summary: Mapping[str, Any]) -> str:
     quotas: Mapping[str, int] = summary.get("quotas", {}) or {}
     total = int(summary.get("num_samples", sum(counts.values())))
     keys = sorted(set(counts) | {k for k, v in target.items() if v > 0})
-    rows = [["stratum", "pool", "target", "quota", "selected", "share"]]
-    for key in keys:
-        selected = int(counts.get(key, 0))
-        rows.append(
-            [
-                key,
-                f"{int(pool.get(key, 0)):,}",
-                f"{100 * float(target.get(key, 0.0)):.1f}%" if key in target else "-",
-                f"{int(quotas[key]):,}" if key in quotas else "-",
-                f"{selected:,}",
-                f"{100 * selected / total:.1f}%" if total else "-",
-            ]
-        )
+    rows = [
+        {
+            "stratum": key,
+            "pool": int(pool.get(key, 0)),
+            "target %": 100 * float(target[key]) if key in target else None,
+            "quota": int(quotas[key]) if key in quotas else None,
+            "selected": int(counts.get(key, 0)),
+            "share %": 100 * int(counts.get(key, 0)) / total if total else None,
+        }
+        for key in keys
+    ]
     rows.append(
-        [
-            "total",
-            f"{int(summary.get('pool_size', sum(pool.values()))):,}",
-            "100.0%",
-            f"{sum(int(q) for q in quotas.values()):,}" if quotas else "-",
-            f"{sum(int(c) for c in counts.values()):,}",
-            "100.0%",
-        ]
+        {
+            "stratum": "total",
+            "pool": int(summary.get("pool_size", sum(pool.values()))),
+            "target %": 100.0,
+            "quota": sum(int(q) for q in quotas.values()) if quotas else None,
+            "selected": sum(int(c) for c in counts.values()),
+            "share %": 100.0,
+        }
     )
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    lines = []
-    for n, row in enumerate(rows):
-        cells = [
-            c.ljust(w) if i == 0 else c.rjust(w)
-            for i, (c, w) in enumerate(zip(row, widths, strict=True))
-        ]
-        lines.append("| " + " | ".join(cells) + " |")
-        if n == 0:
-            lines.append(
-                "|"
-                + "|".join(
-                    "-" * (w + 2) if i == 0 else "-" * (w + 1) + ":"
-                    for i, w in enumerate(widths)
-                )
-                + "|"
-            )
+    lines = [markdown_table(pd.DataFrame(rows, dtype=object), floatfmt=".1f")]
     name = (summary.get("composition") or {}).get("name", "?")
     entropy = summary.get("stratum_entropy_nats")
     footer = f"composition {name!r}, seed {summary.get('seed')}"

@@ -16,7 +16,7 @@ from scipy.stats import entropy
 from .. import __version__
 from ..geography import CONTINENTS
 from .composition import Composition
-from .pool import CanonicalPool, _fingerprint, _strata_fingerprint, canonical_pool
+from .pool import INDEX_COLUMNS, STRATUM, UNASSIGNED, CanonicalPool, canonical_pool
 from .quotas import largest_remainder, redistribute_quotas
 
 __all__ = [
@@ -25,6 +25,7 @@ __all__ = [
     "SHORTFALL_POLICIES",
     "Selection",
     "ShortfallPolicy",
+    "round_floats",
     "select",
 ]
 
@@ -33,14 +34,11 @@ ShortfallPolicy = Literal["error", "redistribute", "replace"]
 #: Valid values of ``on_shortfall``.
 SHORTFALL_POLICIES: tuple[str, ...] = ("error", "redistribute", "replace")
 
-#: Columns of a manifest, in order.
-MANIFEST_COLUMNS: tuple[str, ...] = ("sample_id", "path", "lon", "lat", "stratum")
+#: Columns of a manifest, in order: the pool index columns plus the stratum.
+MANIFEST_COLUMNS: tuple[str, ...] = (*INDEX_COLUMNS, STRATUM)
 
 #: How manifest rows are ordered (recorded in every summary).
 MANIFEST_ORDER = "stratum (sorted, unassigned last), then draw order"
-
-#: Summary key under which samples without a stratum are counted.
-UNASSIGNED = "unassigned"
 
 _FLOAT_DECIMALS = 10
 
@@ -87,14 +85,24 @@ def _draw(rng: np.random.Generator, n: int, k: int) -> np.ndarray:
     return np.concatenate([rng.permutation(n) for _ in range(reps)])[:k]
 
 
-def _round_floats(value: Any) -> Any:
-    """Round every float in a nested structure to a fixed number of decimals."""
+def round_floats(value: Any) -> Any:
+    """Round every float in a nested structure to a fixed number of decimals.
+
+    Summaries are rounded this way before they are saved or compared, so that they
+    do not depend on the last bits of a float.
+
+    Args:
+        value: A float, or a dict, list or tuple holding floats at any depth.
+
+    Returns:
+        The same structure (tuples become lists) with floats rounded to 10 decimals.
+    """
     if isinstance(value, float):
         return round(value, _FLOAT_DECIMALS) + 0.0
     if isinstance(value, dict):
-        return {k: _round_floats(v) for k, v in value.items()}
+        return {k: round_floats(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_round_floats(v) for v in value]
+        return [round_floats(v) for v in value]
     return value
 
 
@@ -323,8 +331,8 @@ def select(
         "seed": seed,
         "num_samples": num_samples,
         "on_shortfall": on_shortfall,
-        "pool_fingerprint": _fingerprint(pool),
-        "strata_fingerprint": _strata_fingerprint(pool),
+        "pool_fingerprint": pool.fingerprint(),
+        "strata_fingerprint": pool.strata_fingerprint(),
         "pool_size": len(pool),
         "pool_counts": {
             **pool_counts,
@@ -343,4 +351,4 @@ def select(
         "rng": "numpy PCG64; one stream per stratum from SeedSequence(seed, "
         "sha256(stratum)); uniform: PCG64(seed)",
     }
-    return Selection(manifest=manifest, summary=_round_floats(summary))
+    return Selection(manifest=manifest, summary=round_floats(summary))

@@ -1,0 +1,230 @@
+"""Build a stratified pretraining set from a pool: manifest, summary and map.
+
+:func:`build_manifest` selects the set (or reuses a saved manifest that matches);
+:func:`compose` also writes the manifest, its summary and a world map, and is what
+the ``compose`` command and the study run.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import NamedTuple
+
+import pandas as pd
+
+from ..files import ensure_writable_dir
+from ..geography import RegionLayer, continent_layer
+from .composition import Composition
+from .manifest import (
+    check_manifest_matches,
+    read_manifest,
+    summary_path,
+    write_manifest,
+)
+from .pool import STRATUM, PoolLike, pool_fingerprint
+from .report import plot_selection_map
+from .selection import SHORTFALL_POLICIES, Selection, ShortfallPolicy, select
+
+__all__ = [
+    "ComposedSet",
+    "build_manifest",
+    "compose",
+    "map_path_for",
+    "stratified_index",
+]
+
+
+def stratified_index(pool: PoolLike, layer: RegionLayer | None = None) -> pd.DataFrame:
+    """Return the pool index with a ``stratum`` column (``None`` = unassigned).
+
+    Args:
+        pool: The pool.
+        layer: Region layer assigning strata; ``None`` = continents.
+
+    Returns:
+        The pool index plus ``stratum``.
+    """
+    regions = layer if layer is not None else continent_layer()
+    index = pool.index()
+    strata = regions.assign(index["lon"].to_numpy(), index["lat"].to_numpy())
+    return index.assign(**{STRATUM: strata})
+
+
+def build_manifest(
+    pool: PoolLike,
+    composition: str | Mapping[str, float] | Composition = "global",
+    num_samples: int = 1000,
+    seed: int = 0,
+    manifest_path: str | os.PathLike[str] | None = None,
+    layer: RegionLayer | None = None,
+    on_shortfall: ShortfallPolicy = "error",
+) -> Selection:
+    """Select a stratified pretraining set from a pool, or reuse a saved one.
+
+    The pool index gets a stratum per sample from ``layer`` (continents by
+    default); :func:`~torchgeo_composition.sampling.select` then draws the set. If
+    ``manifest_path`` names an existing manifest, it is reused only if it was built
+    from this pool (same pool fingerprint) with the same composition, budget, seed
+    and shortfall policy, and every sample still falls in the stratum it was
+    selected for; otherwise a :class:`ValueError` says what differs. A new
+    selection is written to ``manifest_path`` (atomically, with its
+    ``<stem>.summary.json``) when a path is given.
+
+    Args:
+        pool: The pool to draw from (anything with an ``index()``, e.g. a
+            :class:`~torchgeo_composition.datasets.PoolDataset`).
+        composition: Preset name, ``{stratum: weight}`` mapping or
+            :class:`~torchgeo_composition.sampling.Composition`.
+        num_samples: Size of the set (> 0).
+        seed: Random seed.
+        manifest_path: Manifest file (``.parquet`` or ``.csv``) to reuse or write;
+            ``None`` keeps the selection in memory.
+        layer: Region layer defining the strata; ``None`` = continents.
+        on_shortfall: ``"error"``, ``"redistribute"`` or ``"replace"`` when a
+            stratum holds fewer samples than its quota.
+
+    Returns:
+        The selection (manifest and summary).
+
+    Raises:
+        ValueError: For invalid arguments, an unresolvable shortfall, or a saved
+            manifest that does not match the pool or the arguments.
+    """
+    if on_shortfall not in SHORTFALL_POLICIES:
+        raise ValueError(
+            f"on_shortfall {on_shortfall!r} is not valid; valid choices are "
+            f"{list(SHORTFALL_POLICIES)}"
+        )
+    regions = layer if layer is not None else continent_layer()
+    comp = (
+        composition
+        if isinstance(composition, Composition)
+        else Composition(composition, layer=regions)
+    )
+    index = stratified_index(pool, regions)
+    if manifest_path is not None and Path(manifest_path).exists():
+        manifest, summary = read_manifest(manifest_path)
+        check_manifest_matches(
+            summary,
+            pool_fingerprint(index),
+            composition=comp,
+            num_samples=num_samples,
+            seed=seed,
+            on_shortfall=on_shortfall,
+            source=manifest_path,
+        )
+        _check_strata(manifest, index, manifest_path)
+        return Selection(manifest, summary)
+    selection = select(index, comp, num_samples, seed=seed, on_shortfall=on_shortfall)
+    if manifest_path is not None:
+        write_manifest(selection, manifest_path)
+    return selection
+
+
+def _check_strata(
+    manifest: pd.DataFrame, index: pd.DataFrame, source: str | os.PathLike[str]
+) -> None:
+    """Raise if a saved manifest's strata disagree with the current region layer."""
+    current = index.drop_duplicates("sample_id").set_index("sample_id")[STRATUM]
+    now = current.reindex(manifest["sample_id"]).to_numpy()
+    saved = manifest[STRATUM].to_numpy()
+    stratified = pd.notna(pd.Series(now)).to_numpy()
+    differ = stratified & (now.astype(str) != saved.astype(str))
+    if differ.any():
+        i = int(differ.argmax())
+        raise ValueError(
+            f"manifest {str(source)!r} assigns sample {manifest['sample_id'].iat[i]!r} "
+            f"to stratum {saved[i]!r} but the current regions give {now[i]!r}; it was "
+            "built with another region layer. Delete the manifest or choose another "
+            "manifest path to build a new one"
+        )
+
+
+class ComposedSet(NamedTuple):
+    """What :func:`compose` built and where it wrote it.
+
+    Attributes:
+        selection: The selection (manifest and summary).
+        manifest_path: The manifest file.
+        summary_path: Its JSON summary, ``<stem>.summary.json``.
+        map_path: The PNG world map of the selected samples.
+    """
+
+    selection: Selection
+    manifest_path: Path
+    summary_path: Path
+    map_path: Path
+
+
+def map_path_for(manifest_path: str | os.PathLike[str]) -> Path:
+    """Return the default map path beside a manifest: ``<stem>.map.png``.
+
+    Args:
+        manifest_path: The manifest path.
+
+    Returns:
+        The PNG path.
+    """
+    path = Path(manifest_path)
+    return path.with_name(f"{path.stem}.map.png")
+
+
+def compose(
+    pool: PoolLike,
+    composition: str | dict[str, float] = "global",
+    num_samples: int = 1000,
+    seed: int = 0,
+    manifest_path: str | os.PathLike[str] = "manifest.parquet",
+    map_path: str | os.PathLike[str] | None = None,
+    layer: RegionLayer | None = None,
+    on_shortfall: ShortfallPolicy = "error",
+    overwrite: bool = False,
+    title: str | None = None,
+) -> ComposedSet:
+    """Build a stratified pretraining set and write its manifest, summary and map.
+
+    The output folders are checked before anything is drawn. An existing manifest
+    at ``manifest_path`` is reused if it matches the pool and the arguments (and
+    refused with a clear error otherwise) unless ``overwrite`` is set, in which
+    case it is replaced.
+
+    Args:
+        pool: The pool to draw from (e.g. ``ChipFolder``, ``SSL4EOS12Pool``).
+        composition: Preset (a continent, ``global``, ``proportional``,
+            ``uniform``) or ``{stratum: weight}``.
+        num_samples: Size of the set (> 0).
+        seed: Random seed.
+        manifest_path: Output manifest (``.parquet`` or ``.csv``); the summary
+            goes to ``<stem>.summary.json`` beside it.
+        map_path: Output PNG map; ``None`` = ``<stem>.map.png`` beside the manifest.
+        layer: Region layer defining the strata; ``None`` = continents.
+        on_shortfall: ``error``, ``redistribute`` or ``replace`` when a stratum
+            holds fewer samples than its quota.
+        overwrite: Replace an existing manifest instead of reusing it.
+        title: Title of the map; ``None`` = ``"<composition>: <n> samples"``.
+
+    Returns:
+        The selection and the paths of the manifest, summary and map.
+
+    Raises:
+        ValueError: For invalid arguments, an unresolvable shortfall or a
+            mismatching existing manifest.
+        PermissionError: If an output folder cannot be written.
+        NotADirectoryError: If a component of an output folder is a file.
+    """
+    png = Path(map_path) if map_path is not None else map_path_for(manifest_path)
+    ensure_writable_dir(manifest_path, "manifest_path")
+    ensure_writable_dir(png, "map_path")
+    reuse = None if overwrite else manifest_path
+    selection = build_manifest(
+        pool, composition, num_samples, seed, reuse, layer, on_shortfall
+    )
+    if overwrite:
+        write_manifest(selection, manifest_path)
+    if title is None:
+        name = selection.summary.get("composition", {}).get("name", composition)
+        title = f"{name}: {len(selection.manifest)} samples"
+    plot_selection_map(selection.manifest, png, layer=layer, title=title)
+    return ComposedSet(selection, Path(manifest_path), summary_path(manifest_path), png)
