@@ -1,32 +1,40 @@
-"""``torchgeo-composition study``: run a comparative study from one YAML file.
+r"""``torchgeo-composition study``: run a comparative study from one YAML file.
 
 Composes every pretraining set, measures its diversity, pretrains SatMAE on it
 (per seed), exports the encoder, probes it on every downstream task (repeated),
 and writes ``results.csv`` / ``results.md``, the correlation of each diversity
 measure with the mean score (table and scatter plots) and a panel of composition
 maps. Reruns skip finished steps; ``--plan`` only writes the steps and their
-commands for a cluster scheduler.
+commands for a cluster scheduler::
+
+    torchgeo-composition study --config configs/study/demo.yaml
+    torchgeo-composition study --config configs/study/demo.yaml --budget 30 \
+        --output-dir /tmp/small --plan
 """
 
 from __future__ import annotations
 
-import argparse
 import sys
+from collections.abc import Sequence
 
-from ..study import EXECUTORS, load_study, run_study
+from jsonargparse import ArgumentError, ArgumentParser
+
+from ..study import run_study, study_from_config, study_parser
+from ..study.lightning import Executor
 
 __all__ = ["build_parser", "main"]
 
 PROG = "torchgeo-composition study"
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser() -> ArgumentParser:
     """Return the argument parser of the ``study`` command.
 
     Returns:
-        The parser.
+        A jsonargparse parser taking ``--config``, every study key and the
+        command's own options.
     """
-    parser = argparse.ArgumentParser(
+    parser = study_parser(
         prog=PROG,
         description=(
             "Run a comparative study: compositions x pretraining seeds x downstream "
@@ -34,38 +42,36 @@ def build_parser() -> argparse.ArgumentParser:
             "steps are skipped on a rerun."
         ),
     )
-    parser.add_argument("--config", "-c", required=True, help="study YAML file")
-    parser.add_argument(
-        "--output-dir", default=None, help="study directory (overrides output_dir)"
-    )
-    parser.add_argument(
+    group = parser.add_argument_group("Running the study")
+    group.add_argument(
         "--plan",
         action="store_true",
         help="only write plan.json (steps, dependencies) and plan.sh (one command "
         "per step) into the study directory",
     )
-    parser.add_argument(
+    group.add_argument(
         "--force",
         action="store_true",
         help="reuse a study directory that holds a different study config",
     )
-    parser.add_argument(
+    group.add_argument(
         "--executor",
-        choices=EXECUTORS,
+        type=Executor,
         default="subprocess",
         help="run Lightning steps as subprocesses of the CLI (default; any "
         "strategy/devices) or in this process",
     )
-    parser.add_argument(
+    group.add_argument(
+        "--max_steps",
         "--max-steps",
-        type=int,
+        type=int | None,
         default=None,
         help="stop after running this many steps (finished steps do not count)",
     )
     return parser
 
 
-def main(argv: list[str]) -> int:
+def main(argv: Sequence[str]) -> int:
     """Run the command.
 
     Args:
@@ -73,21 +79,19 @@ def main(argv: list[str]) -> int:
 
     Returns:
         0 when the study is complete (or planned), 1 when a step failed, 2 on bad
-        input (message on stderr), 3 when stopped by ``--max-steps``.
+        input (one ``error:`` line on stderr), 3 when stopped by ``--max-steps``.
     """
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
     try:
-        if args.max_steps is not None and args.max_steps < 0:
-            raise ValueError(f"--max-steps must be >= 0, got {args.max_steps}")
-        study = load_study(args.config, output_dir=args.output_dir)
+        config = parser.parse_args(list(argv))
         report = run_study(
-            study,
-            executor=args.executor,
-            force=args.force,
-            max_steps=args.max_steps,
-            plan_only=args.plan,
+            study_from_config(parser, config),
+            executor=config.executor,
+            force=config.force,
+            max_steps=config.max_steps,
+            plan_only=config.plan,
         )
-    except (ValueError, FileNotFoundError) as err:
+    except (ArgumentError, ValueError, FileNotFoundError) as err:
         print(f"{PROG}: error: {err}", file=sys.stderr)
         return 2
     if report.plan is not None:

@@ -18,6 +18,17 @@ from .collect import (
 )
 from .completion import RunCompletionMarker, completion_path
 from .config import (
+    STUDY_KEYS,
+    load_study,
+    parse_study,
+    study_from_config,
+    study_parser,
+)
+from .lightning import EXECUTORS, pretrain_config, probe_config
+from .plan import STEP_KINDS, build_steps, step_command, write_plan
+from .records import Step, is_done
+from .runner import STUDY_FILE, StudyReport, claim_study_dir, run_study
+from .schema import (
     BASELINE,
     ENCODER_PLACEHOLDER,
     CompositionEntry,
@@ -25,13 +36,7 @@ from .config import (
     DownstreamEval,
     StudyConfig,
     config_hash,
-    load_study,
-    parse_study,
 )
-from .lightning import EXECUTORS, pretrain_config, probe_config
-from .plan import STEP_KINDS, build_steps, step_command, write_plan
-from .records import Step, is_done
-from .runner import STUDY_FILE, StudyReport, claim_study_dir, run_study
 from .steps import StepResult, run_step
 
 __all__ = [
@@ -41,6 +46,7 @@ __all__ = [
     "EXECUTORS",
     "STEP_KINDS",
     "STUDY_FILE",
+    "STUDY_KEYS",
     "CompositionEntry",
     "DiversitySettings",
     "DownstreamEval",
@@ -65,5 +71,7 @@ __all__ = [
     "run_step",
     "run_study",
     "step_command",
+    "study_from_config",
+    "study_parser",
     "write_plan",
 ]

@@ -10,7 +10,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from .lightning import EXECUTORS
+from .lightning.run import EXECUTORS
 from .records import STEP_FILE, Step, read_json
 from .steps import run_step
 

@@ -1,252 +1,89 @@
-"""The study configuration: compositions x seeds x pretraining x downstream evaluations.
+"""Reading a study configuration: YAML parsed by jsonargparse into dataclasses.
 
-A study is described by one YAML file (see ``configs/study/``). :func:`load_study`
-reads it and validates everything that can be checked before any step runs:
-composition specs, unique names, the pool, pretraining and downstream class paths
-and their arguments (parsed, not instantiated, with jsonargparse).
+A study is described by one YAML file (see ``configs/study/``). Its keys are the
+fields of :class:`~torchgeo_composition.study.schema.StudyConfig`; jsonargparse
+parses them (so ``torchgeo-composition study --help`` lists them and
+``--print_config`` prints a full config), each ``compositions`` and
+``downstream`` entry becomes a :class:`CompositionEntry` or
+:class:`DownstreamEval`, and ``diversity`` a :class:`DiversitySettings`.
+:func:`load_study` then checks everything that can be checked before any step
+runs, including every pretraining and downstream model and datamodule (parsed,
+not instantiated).
 """
 
 from __future__ import annotations
 
 import copy
-import hashlib
-import json
 import os
-import re
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import fields
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import yaml
+from jsonargparse import (  # type: ignore[attr-defined]
+    ActionConfigFile,
+    ArgumentError,
+    ArgumentParser,
+    Namespace,
+    set_loader,
+)
+from jsonargparse.typing import register_type
 
-from ..sampling import SHORTFALL_POLICIES, Composition
+from ..sampling import Composition
+from .lightning import check_lightning_configs
+from .schema import (
+    BASELINE,
+    ENCODER_PLACEHOLDER,
+    CompositionEntry,
+    DiversitySettings,
+    DownstreamEval,
+    StudyConfig,
+    canonical_json,
+    check_name,
+    config_hash,
+)
 
 __all__ = [
     "BASELINE",
     "ENCODER_PLACEHOLDER",
+    "STUDY_KEYS",
     "CompositionEntry",
     "DiversitySettings",
     "DownstreamEval",
     "StudyConfig",
+    "canonical_json",
     "config_hash",
     "load_study",
     "parse_study",
+    "study_from_config",
+    "study_parser",
 ]
 
-#: String replaced, in downstream model configs, by the exported encoder's path.
-ENCODER_PLACEHOLDER = "{encoder}"
+#: The keys of a study config (the fields of :class:`StudyConfig`).
+STUDY_KEYS: tuple[str, ...] = tuple(f.name for f in fields(StudyConfig))
 
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-_TOP_KEYS = (
+_DEFAULT_PRETRAIN_DATA = (
+    "torchgeo_composition.datamodules.ContinentStratifiedDataModule"
+)
+_DOWNSTREAM_KEYS = (
     "name",
-    "output_dir",
-    "pool",
-    "compositions",
-    "budget",
-    "selection_seed",
-    "seeds",
-    "on_shortfall",
-    "pretrain",
-    "export",
-    "downstream",
-    "diversity",
-    "baseline",
+    "repeats",
+    "metric",
+    "test",
+    "seed",
+    "data",
+    "model",
+    "trainer",
 )
 
-#: Name of the "no pretraining" row (randomly initialised encoders) of a study.
-BASELINE = "no_pretraining"
+# keys parsed as plain data (class specs are checked later, not instantiated)
+_DATA_KEYS = ("name", "output_dir", "pool", "pretrain", "export")
 
-
-def canonical_json(obj: Any) -> str:
-    """Serialise ``obj`` as canonical JSON (sorted keys, no spaces).
-
-    Args:
-        obj: A JSON-compatible object.
-
-    Returns:
-        The canonical text.
-    """
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
-
-
-def config_hash(obj: Any) -> str:
-    """Return the SHA-256 of an object's canonical JSON.
-
-    Args:
-        obj: A JSON-compatible object.
-
-    Returns:
-        The hex digest.
-    """
-    return hashlib.sha256(canonical_json(obj).encode()).hexdigest()
-
-
-@dataclass(frozen=True)
-class CompositionEntry:
-    """One pretraining set of the study.
-
-    Attributes:
-        name: Unique name (folder and table label).
-        spec: Preset name or ``{stratum: weight}`` mapping.
-    """
-
-    name: str
-    spec: str | dict[str, float]
-
-
-@dataclass(frozen=True)
-class DownstreamEval:
-    """One downstream evaluation (a probe or fine-tuning run per pretrained model).
-
-    Attributes:
-        name: Unique name (column prefix in the results).
-        config: LightningCLI ``fit`` config (``data``, ``model``, ``trainer``...);
-            :data:`ENCODER_PLACEHOLDER` marks where the encoder checkpoint goes.
-        repeats: Runs per pretrained model (seeds ``seed``, ``seed + 1``, ...).
-        metric: Logged metric used as the score (higher is better).
-        test: Run ``test`` after ``fit`` (the metric is then a ``test_`` one).
-        seed: Seed of the first repeat.
-    """
-
-    name: str
-    config: dict[str, Any]
-    repeats: int = 1
-    metric: str = "val_OverallAccuracy"
-    test: bool = False
-    seed: int = 0
-
-
-@dataclass(frozen=True)
-class DiversitySettings:
-    """How the diversity of each pretraining set is measured.
-
-    Attributes:
-        bins: Histogram bins per band of the spectral entropy.
-        value_range: Histogram range of the normalised values.
-        num_samples: Measure a seeded subset of this many samples (``None``: all).
-        batch_size: Samples per batch.
-        num_workers: DataLoader workers.
-        seed: Seed of the subset.
-    """
-
-    bins: int = 32
-    value_range: tuple[float, float] = (0.0, 1.0)
-    num_samples: int | None = None
-    batch_size: int = 64
-    num_workers: int = 0
-    seed: int = 0
-
-
-@dataclass(frozen=True)
-class StudyConfig:
-    """A whole study, validated.
-
-    Attributes:
-        name: Study name.
-        output_dir: Study directory (one folder per step, results).
-        pool: ``class_path`` / ``init_args`` of the pool
-            (a :class:`~torchgeo_composition.datasets.PoolDataset`).
-        compositions: The pretraining sets.
-        budget: Samples per pretraining set.
-        selection_seed: Seed of every selection (one set per composition).
-        seeds: Pretraining seeds (one pretraining run per composition and seed).
-        on_shortfall: Policy when a stratum is too small (``error``,
-            ``redistribute``, ``replace``).
-        pretrain: LightningCLI ``fit`` config of the SatMAE pretraining; the study
-            fills ``data.init_args`` pool, composition, budget, seed and manifest.
-        export: Arguments of :func:`~torchgeo_composition.models.export_encoder`.
-        downstream: The downstream evaluations.
-        diversity: Diversity settings.
-        baseline: Also probe the pretraining model before any training (one per
-            seed: random initialisation, or ``init_checkpoint`` if the pretraining
-            config gives one), the ``no_pretraining`` row of the results.
-    """
-
-    name: str
-    output_dir: str
-    pool: dict[str, Any]
-    compositions: tuple[CompositionEntry, ...]
-    budget: int
-    pretrain: dict[str, Any]
-    downstream: tuple[DownstreamEval, ...]
-    selection_seed: int = 0
-    seeds: tuple[int, ...] = (0,)
-    on_shortfall: str = "error"
-    export: dict[str, Any] = field(default_factory=dict)
-    diversity: DiversitySettings = field(default_factory=DiversitySettings)
-    baseline: bool = False
-
-    def to_dict(self) -> dict[str, Any]:
-        """Return the configuration as plain data (JSON-compatible).
-
-        Returns:
-            The configuration.
-        """
-        return asdict(self)
-
-    def identity(self) -> str:
-        """Return the hash identifying the study's results (not its output dir).
-
-        Returns:
-            The hex digest.
-        """
-        data = self.to_dict()
-        data.pop("output_dir")
-        return config_hash(data)
-
-
-def _check_name(value: Any, what: str) -> str:
-    if not isinstance(value, str) or not _NAME.match(value):
-        raise ValueError(
-            f"{what} {value!r} is not a valid name; use letters, digits, '_', '-' "
-            "or '.', starting with a letter or digit"
-        )
-    return value
-
-
-def _unique(names: Sequence[str], what: str) -> None:
-    seen: set[str] = set()
-    for name in names:
-        if name in seen:
-            raise ValueError(
-                f"duplicate {what} name {name!r}: every {what} needs a unique name "
-                f"(got {list(names)})"
-            )
-        seen.add(name)
-
-
-def _compositions(raw: Any) -> tuple[CompositionEntry, ...]:
-    if not isinstance(raw, list) or not raw:
-        raise ValueError(
-            f"compositions must be a non-empty list of presets or "
-            f"{{name, composition}} mappings, got {raw!r}"
-        )
-    entries = []
-    for i, item in enumerate(raw):
-        if isinstance(item, str):
-            comp = Composition(item)  # raises for an unknown preset
-            name = comp.name if comp.kind != "region" else item
-            entries.append(CompositionEntry(_check_name(name, "composition"), item))
-            continue
-        if not isinstance(item, Mapping) or set(item) - {"name", "composition"}:
-            raise ValueError(
-                f"compositions[{i}] must be a preset name or a mapping with keys "
-                f"'name' and 'composition', got {item!r}"
-            )
-        if "composition" not in item:
-            raise ValueError(f"compositions[{i}] ({item!r}) has no 'composition'")
-        spec = item["composition"]
-        comp = Composition(dict(spec) if isinstance(spec, Mapping) else spec)
-        name = item.get("name", comp.name if isinstance(spec, str) else None)
-        if name is None:
-            raise ValueError(
-                f"compositions[{i}] is a custom mapping {spec!r}; give it a 'name'"
-            )
-        value = dict(spec) if isinstance(spec, Mapping) else str(spec)
-        entries.append(CompositionEntry(_check_name(name, "composition"), value))
-    _unique([e.name for e in entries], "composition")
-    return tuple(entries)
+# Study files are read with PyYAML's safe loader, as they always were: the step
+# hashes of existing study folders depend on how values such as ``1e-4`` load.
+_MODE = "study_yaml"
+set_loader(_MODE, yaml.safe_load, exceptions=(yaml.YAMLError,))
 
 
 def _class_spec(raw: Any, what: str) -> dict[str, Any]:
@@ -257,74 +94,184 @@ def _class_spec(raw: Any, what: str) -> dict[str, Any]:
     return copy.deepcopy(dict(raw))
 
 
-def _downstream(raw: Any) -> tuple[DownstreamEval, ...]:
-    if not isinstance(raw, list) or not raw:
+def _composition(item: Any) -> CompositionEntry:
+    """A preset name, or a ``{name, composition}`` mapping, as an entry."""
+    if isinstance(item, str):
+        comp = Composition(item)  # raises for an unknown preset
+        return CompositionEntry(comp.name if comp.kind != "region" else item, item)
+    if not isinstance(item, Mapping) or set(item) - {"name", "composition"}:
         raise ValueError(
-            "downstream must be a non-empty list of evaluations, each with 'name', "
-            f"'data', 'model' and optionally 'trainer', 'repeats', 'metric'; got {raw!r}"
+            "a composition must be a preset name or a mapping with keys 'name' and "
+            f"'composition', got {item!r}"
         )
-    evals = []
-    allowed = {"name", "repeats", "metric", "test", "seed", "data", "model", "trainer"}
-    for i, item in enumerate(raw):
-        if not isinstance(item, Mapping):
-            raise ValueError(f"downstream[{i}] must be a mapping, got {item!r}")
-        name = _check_name(item.get("name"), f"downstream[{i}] name")
-        extra = set(item) - allowed - {"seed_everything"}
-        if extra:
-            raise ValueError(
-                f"downstream {name!r} has unknown keys {sorted(extra)}; valid keys are "
-                f"{sorted(allowed)}"
-            )
-        for key in ("data", "model"):
-            if item.get(key) is None:
-                raise ValueError(
-                    f"downstream {name!r} has no '{key}': give the "
-                    f"{'datamodule' if key == 'data' else 'task'} as a mapping with "
-                    "'class_path' and 'init_args'"
-                )
-        config = {
-            "data": _class_spec(item["data"], f"downstream {name!r} data"),
-            "model": _class_spec(item["model"], f"downstream {name!r} model"),
-            "trainer": copy.deepcopy(dict(item.get("trainer") or {})),
-        }
-        if ENCODER_PLACEHOLDER not in json.dumps(config["model"]):
-            raise ValueError(
-                f"downstream {name!r} model config never uses the pretrained encoder: "
-                f"put {ENCODER_PLACEHOLDER!r} where its checkpoint goes (e.g. a "
-                "backbone's 'checkpoint'; quote it in YAML: \"{encoder}\")"
-            )
-        repeats = int(item.get("repeats", 1))
-        if repeats < 1:
-            raise ValueError(f"downstream {name!r} repeats must be >= 1, got {repeats}")
-        evals.append(
-            DownstreamEval(
-                name=name,
-                config=config,
-                repeats=repeats,
-                metric=str(item.get("metric", "val_OverallAccuracy")),
-                test=bool(item.get("test", False)),
-                seed=int(item.get("seed", 0)),
-            )
-        )
-    _unique([e.name for e in evals], "downstream")
-    return tuple(evals)
+    if "composition" not in item:
+        raise ValueError(f"composition {dict(item)!r} has no 'composition'")
+    spec = item["composition"]
+    comp = Composition(dict(spec) if isinstance(spec, Mapping) else spec)
+    name = item.get("name", comp.name if isinstance(spec, str) else None)
+    if name is None:
+        raise ValueError(f"composition {spec!r} is a custom mapping; give it a 'name'")
+    value = dict(spec) if isinstance(spec, Mapping) else str(spec)
+    return CompositionEntry(check_name(name, "composition"), value)
 
 
-def _diversity(raw: Any) -> DiversitySettings:
-    raw = dict(raw or {})
-    fields = set(DiversitySettings.__dataclass_fields__)
-    if set(raw) - fields:
+def _composition_yaml(entry: CompositionEntry) -> Any:
+    if isinstance(entry.spec, str) and entry.spec == entry.name:
+        return entry.spec
+    return {"name": entry.name, "composition": entry.spec}
+
+
+def _downstream(item: Any) -> DownstreamEval:
+    """A downstream entry of the YAML file (a flat mapping) as an evaluation."""
+    if not isinstance(item, Mapping):
+        raise ValueError(f"a downstream entry must be a mapping, got {item!r}")
+    name = check_name(item.get("name"), "downstream name")
+    extra = set(item) - set(_DOWNSTREAM_KEYS) - {"seed_everything"}
+    if extra:
         raise ValueError(
-            f"diversity has unknown keys {sorted(set(raw) - fields)}; valid keys are "
-            f"{sorted(fields)}"
+            f"downstream {name!r} has unknown keys {sorted(extra)}; valid keys are "
+            f"{sorted(_DOWNSTREAM_KEYS)}"
         )
-    if "value_range" in raw:
-        low, high = (float(v) for v in raw["value_range"])
-        raw["value_range"] = (low, high)
-    settings = DiversitySettings(**raw)
-    if settings.bins < 2:
-        raise ValueError(f"diversity bins must be >= 2, got {settings.bins}")
-    return settings
+    for key in ("data", "model"):
+        if item.get(key) is None:
+            raise ValueError(
+                f"downstream {name!r} has no '{key}': give the "
+                f"{'datamodule' if key == 'data' else 'task'} as a mapping with "
+                "'class_path' and 'init_args'"
+            )
+    config = {
+        "data": _class_spec(item["data"], f"downstream {name!r} data"),
+        "model": _class_spec(item["model"], f"downstream {name!r} model"),
+        "trainer": copy.deepcopy(dict(item.get("trainer") or {})),
+    }
+    return DownstreamEval(
+        name=name,
+        config=config,
+        repeats=int(item.get("repeats", 1)),
+        metric=str(item.get("metric", "val_OverallAccuracy")),
+        test=bool(item.get("test", False)),
+        seed=int(item.get("seed", 0)),
+    )
+
+
+def _downstream_yaml(evaluation: DownstreamEval) -> dict[str, Any]:
+    entry = {"name": evaluation.name, "repeats": evaluation.repeats}
+    entry |= {"metric": evaluation.metric, "test": evaluation.test}
+    return entry | {"seed": evaluation.seed} | copy.deepcopy(evaluation.config)
+
+
+register_type(CompositionEntry, _composition_yaml, _composition)
+register_type(DownstreamEval, _downstream_yaml, _downstream)
+
+
+def _pretrain(raw: Any) -> dict[str, Any]:
+    if not isinstance(raw, Mapping) or "model" not in raw:
+        raise ValueError(
+            "pretrain must be a LightningCLI fit config with 'model' (SatMAETask), "
+            "'data' (ContinentStratifiedDataModule) and 'trainer'"
+        )
+    pretrain = copy.deepcopy(dict(raw))
+    pretrain.setdefault("data", {"class_path": _DEFAULT_PRETRAIN_DATA})
+    _class_spec(pretrain["model"], "pretrain model")
+    _class_spec(pretrain["data"], "pretrain data")
+    return pretrain
+
+
+class _StudyParser(ArgumentParser):
+    """Says which keys are valid when a config holds an unknown one."""
+
+    def error(self, message: str, ex: Exception | None = None) -> NoReturn:
+        if message.startswith("Parser key"):  # one line: key, value, reason
+            message = " ".join(line.strip() for line in message.splitlines())
+        if "is not accepted" in message:
+            message += f"; valid study keys are {list(STUDY_KEYS)}"
+        elif message.startswith("Group 'diversity' does not accept"):
+            valid = [f.name for f in fields(DiversitySettings)]
+            message += f"; valid diversity keys are {valid}"
+        super().error(message, ex)
+
+
+def study_parser(**kwargs: Any) -> ArgumentParser:
+    """Return a jsonargparse parser of study configs.
+
+    It takes ``--config FILE`` and every study key as an option (``--budget``,
+    ``--diversity.bins`` ...; ``--output-dir`` is an alias of ``--output_dir``).
+    Errors raise instead of exiting, unless ``exit_on_error=True`` is given.
+
+    Args:
+        **kwargs: Passed to :class:`jsonargparse.ArgumentParser` (``prog``,
+            ``description`` ...).
+
+    Returns:
+        The parser; turn its result into a study with :func:`study_from_config`.
+    """
+    kwargs.setdefault("exit_on_error", False)
+    parser = _StudyParser(parser_mode=_MODE, **kwargs)
+    parser.add_argument("--config", "-c", action=ActionConfigFile, help="study YAML")
+    # plain ``dict``: class specs stay data (jsonargparse would resolve them)
+    parser.add_argument("--name", type=str, default="study", help="study name")
+    parser.add_argument(
+        "--output_dir",
+        "--output-dir",
+        type=str,
+        required=True,
+        help="study directory (one folder per step, the results)",
+    )
+    parser.add_argument(
+        "--pool", type=dict, required=True, help="class_path / init_args of the pool"
+    )
+    parser.add_class_arguments(
+        StudyConfig, skip=set(_DATA_KEYS), fail_untyped=True, sub_configs=True
+    )
+    parser.add_argument(
+        "--pretrain",
+        type=dict,
+        required=True,
+        help="fit config (trainer, model, data) of the pretraining",
+    )
+    parser.add_argument(
+        "--export", type=dict, default={}, help="arguments of models.export_encoder"
+    )
+    return parser
+
+
+def study_from_config(parser: ArgumentParser, config: Namespace) -> StudyConfig:
+    """Build and check the study a :func:`study_parser` parsed.
+
+    Args:
+        parser: The parser.
+        config: Its result (other keys, e.g. a command's own options, are
+            ignored).
+
+    Returns:
+        The validated study.
+
+    Raises:
+        ValueError: For an invalid value (the message names the key, the value
+            and the valid choices), or a pretraining or downstream model or
+            datamodule whose class path or arguments do not resolve.
+    """
+    init = parser.instantiate(config)
+    values = {key: init.get(key) for key in STUDY_KEYS}
+    values["pretrain"] = _pretrain(values["pretrain"])
+    values["pool"] = _class_spec(values["pool"], "pool")
+    values["seeds"] = tuple(values["seeds"]) or (0,)
+    values["export"] = dict(values["export"] or {})
+    study = StudyConfig(**values)
+    check_lightning_configs(study)
+    return study
+
+
+def _parse(args: Sequence[str] = (), raw: dict[str, Any] | None = None) -> StudyConfig:
+    parser = study_parser()
+    try:
+        if raw is None:
+            config = parser.parse_args(list(args))
+        else:
+            config = parser.parse_object(raw)
+    except ArgumentError as err:
+        raise ValueError(str(err)) from err
+    return study_from_config(parser, config)
 
 
 def parse_study(raw: Mapping[str, Any], output_dir: str | None = None) -> StudyConfig:
@@ -344,68 +291,10 @@ def parse_study(raw: Mapping[str, Any], output_dir: str | None = None) -> StudyC
     """
     if not isinstance(raw, Mapping):
         raise ValueError(f"a study config must be a mapping, got {type(raw).__name__}")
-    unknown = set(raw) - set(_TOP_KEYS)
-    if unknown:
-        raise ValueError(
-            f"unknown study keys {sorted(unknown)}; valid keys are {list(_TOP_KEYS)}"
-        )
-    for key in ("pool", "compositions", "budget", "pretrain", "downstream"):
-        if raw.get(key) is None:
-            raise ValueError(f"the study config needs '{key}'")
-    out = output_dir or raw.get("output_dir")
-    if not out:
-        raise ValueError("the study config needs 'output_dir' (or pass --output-dir)")
-    budget = int(raw["budget"])
-    if budget <= 0:
-        raise ValueError(f"budget must be > 0, got {budget}")
-    seeds = tuple(int(s) for s in (raw.get("seeds") or [0]))
-    if len(set(seeds)) != len(seeds):
-        raise ValueError(f"seeds must be distinct, got {list(seeds)}")
-    policy = str(raw.get("on_shortfall", "error"))
-    if policy not in SHORTFALL_POLICIES:
-        raise ValueError(
-            f"on_shortfall {policy!r} is not valid; valid choices are "
-            f"{list(SHORTFALL_POLICIES)}"
-        )
-    pretrain = raw["pretrain"]
-    if not isinstance(pretrain, Mapping) or "model" not in pretrain:
-        raise ValueError(
-            "pretrain must be a LightningCLI fit config with 'model' (SatMAETask), "
-            "'data' (ContinentStratifiedDataModule) and 'trainer'"
-        )
-    pretrain = copy.deepcopy(dict(pretrain))
-    pretrain.setdefault(
-        "data",
-        {
-            "class_path": "torchgeo_composition.datamodules.ContinentStratifiedDataModule"
-        },
-    )
-    _class_spec(pretrain["model"], "pretrain model")
-    _class_spec(pretrain["data"], "pretrain data")
-    config = StudyConfig(
-        name=_check_name(str(raw.get("name", "study")), "study name"),
-        output_dir=str(out),
-        pool=_class_spec(raw["pool"], "pool"),
-        compositions=_compositions(raw["compositions"]),
-        budget=budget,
-        selection_seed=int(raw.get("selection_seed", 0)),
-        seeds=seeds,
-        on_shortfall=policy,
-        pretrain=pretrain,
-        export=dict(raw.get("export") or {}),
-        downstream=_downstream(raw["downstream"]),
-        diversity=_diversity(raw.get("diversity")),
-        baseline=bool(raw.get("baseline", False)),
-    )
-    if config.baseline and BASELINE in [c.name for c in config.compositions]:
-        raise ValueError(
-            f"composition name {BASELINE!r} is taken by the baseline; rename the "
-            "composition or set baseline: false"
-        )
-    from .lightning import check_lightning_configs
-
-    check_lightning_configs(config)
-    return config
+    data = copy.deepcopy(dict(raw))
+    if output_dir is not None:
+        data["output_dir"] = str(output_dir)
+    return _parse(raw=data)
 
 
 def load_study(
@@ -427,5 +316,5 @@ def load_study(
     source = Path(path)
     if not source.is_file():
         raise FileNotFoundError(f"study config {str(source)!r} does not exist")
-    raw = yaml.safe_load(source.read_text())
-    return parse_study(raw, output_dir=output_dir)
+    args = ["--config", str(source)]
+    return _parse(args + ([] if output_dir is None else ["--output_dir", output_dir]))

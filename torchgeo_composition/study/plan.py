@@ -22,9 +22,9 @@ from pathlib import Path
 from typing import Any
 
 from ..files import write_text
-from .config import BASELINE, DownstreamEval, StudyConfig, config_hash
-from .lightning import selection_of
+from .lightning.configs import selection_of
 from .records import Step
+from .schema import BASELINE, DownstreamEval, StudyConfig, config_hash
 
 __all__ = ["STEP_KINDS", "build_steps", "step_command", "write_plan"]
 

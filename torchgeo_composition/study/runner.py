@@ -19,10 +19,10 @@ from typing import TextIO
 import yaml
 
 from ..files import write_text
-from .config import StudyConfig
-from .lightning import Executor
+from .lightning.run import Executor
 from .plan import build_steps, write_plan
 from .records import Step, is_done, read_json
+from .schema import StudyConfig
 from .steps import StepResult, run_step
 
 __all__ = ["STUDY_FILE", "StudyReport", "claim_study_dir", "run_study"]
@@ -142,9 +142,11 @@ def run_study(
         The report.
 
     Raises:
-        ValueError: If the study directory holds another study (see
-            :func:`claim_study_dir`) or two steps share a name.
+        ValueError: If ``max_steps`` is negative, the study directory holds
+            another study (see :func:`claim_study_dir`) or two steps share a name.
     """
+    if max_steps is not None and max_steps < 0:
+        raise ValueError(f"max_steps must be >= 0, got {max_steps}")
     out = stream or sys.stdout
     steps = build_steps(study)
     root = claim_study_dir(study, force=force)

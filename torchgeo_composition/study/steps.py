@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 from ..files import write_text
-from .config import DiversitySettings, DownstreamEval
 from .lightning import (
     Executor,
     instantiate,
@@ -37,6 +36,7 @@ from .records import (
     mark_started,
     read_json,
 )
+from .schema import DiversitySettings, DownstreamEval
 
 __all__ = ["StepResult", "run_step"]
 

@@ -1,47 +1,24 @@
-"""Lightning configs of the study's steps, their validation, and running the CLI.
+"""The resolved LightningCLI configs of the study's pretraining and probe steps.
 
 Pretraining and downstream steps are ordinary ``torchgeo-composition fit`` runs:
-the study writes each step's resolved LightningCLI config to the step folder and
-runs the real CLI on it, as a subprocess by default (so every step uses whatever
-strategy, devices and nodes its config gives) or in the current process.
+the study writes each step's resolved config (its data, its encoder, logging and
+checkpoints inside the step folder) to the step folder and runs the CLI on it.
 """
 
 from __future__ import annotations
 
 import copy
 import json
-import subprocess
-import sys
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any
 
-import pandas as pd
 import yaml
 
-from .config import ENCODER_PLACEHOLDER
+from ...files import write_text
+from ..schema import ENCODER_PLACEHOLDER, CompositionEntry, DownstreamEval, StudyConfig
 
-if TYPE_CHECKING:
-    from .config import CompositionEntry, DownstreamEval, StudyConfig
-
-__all__ = [
-    "EXECUTORS",
-    "Executor",
-    "check_lightning_configs",
-    "instantiate",
-    "last_metric",
-    "pretrain_config",
-    "probe_config",
-    "run_cli",
-    "selection_of",
-    "write_yaml",
-]
-
-Executor = Literal["subprocess", "inprocess"]
-
-#: How Lightning steps run: a ``python -m torchgeo_composition.cli`` subprocess
-#: (default) or the CLI called in the current process (faster for small studies).
-EXECUTORS: tuple[str, ...] = ("subprocess", "inprocess")
+__all__ = ["pretrain_config", "probe_config", "selection_of", "write_yaml"]
 
 _CSV_LOGGER = "lightning.pytorch.loggers.CSVLogger"
 _CHECKPOINT = "lightning.pytorch.callbacks.ModelCheckpoint"
@@ -61,8 +38,6 @@ def write_yaml(path: Path, data: Mapping[str, Any]) -> Path:
     Returns:
         ``path``.
     """
-    from ..files import write_text
-
     return write_text(path, yaml.safe_dump(dict(data), sort_keys=False))
 
 
@@ -199,7 +174,7 @@ def probe_config(
 ) -> dict[str, Any]:
     """Return the resolved ``fit`` config of one downstream run.
 
-    Every :data:`~torchgeo_composition.study.config.ENCODER_PLACEHOLDER` in the
+    Every :data:`~torchgeo_composition.study.schema.ENCODER_PLACEHOLDER` in the
     model config becomes the encoder path; a ``satmae:`` backbone spec using it
     also gets the encoder's architecture (image size, dims, groups) unless given.
 
@@ -217,147 +192,3 @@ def probe_config(
     config["seed_everything"] = evaluation.seed + repeat
     config["model"] = _fill_encoder(config["model"], str(encoder), encoder_config)
     return _with_logging(config, step_dir, "fit", checkpoint=evaluation.test)
-
-
-def _parser() -> Any:
-    from jsonargparse import ArgumentParser
-    from lightning.pytorch import LightningDataModule, LightningModule
-
-    from ..plugins import load_plugins
-
-    load_plugins()
-    parser = ArgumentParser(exit_on_error=False)
-    parser.add_subclass_arguments(LightningModule, "model", required=True)
-    parser.add_subclass_arguments(LightningDataModule, "data", required=True)
-    return parser
-
-
-def _check(parser: Any, config: Mapping[str, Any], what: str) -> None:
-    try:
-        parser.parse_object({"model": config["model"], "data": config["data"]})
-    except Exception as err:  # jsonargparse raises ArgumentError and others
-        raise ValueError(f"{what} is invalid: {err}") from err
-
-
-def check_lightning_configs(study: StudyConfig) -> None:
-    """Parse (without instantiating) every model and datamodule of a study.
-
-    Args:
-        study: The study.
-
-    Raises:
-        ValueError: If a class path cannot be resolved or its arguments do not
-            fit (the message names the pretraining or downstream entry).
-    """
-    parser = _parser()
-    selection = selection_of(study, study.compositions[0])
-    tmp = Path(study.output_dir)
-    config = pretrain_config(
-        selection, study.pretrain, study.seeds[0], tmp / "m.parquet", tmp
-    )
-    _check(parser, config, "pretrain config")
-    for evaluation in study.downstream:
-        config = probe_config(evaluation, 0, tmp / "encoder.pth", {}, tmp)
-        _check(parser, config, f"downstream {evaluation.name!r} config")
-
-
-def instantiate(spec: Mapping[str, Any], base: type) -> Any:
-    """Instantiate a ``class_path`` / ``init_args`` spec with jsonargparse.
-
-    Args:
-        spec: The spec (short class names of plugins resolve).
-        base: Base class the spec must subclass.
-
-    Returns:
-        The object.
-    """
-    from jsonargparse import ArgumentParser
-
-    from ..plugins import load_plugins
-
-    load_plugins()
-    parser = ArgumentParser(exit_on_error=False)
-    parser.add_subclass_arguments(base, "obj", required=True)
-    cfg = parser.parse_object({"obj": dict(spec)})
-    return parser.instantiate(cfg).obj
-
-
-def run_cli(args: list[str], log: Path, executor: Executor = "subprocess") -> None:
-    """Run ``torchgeo-composition ARGS``, appending its output to ``log``.
-
-    The step folder is ``log``'s folder; the run counts as finished only if the
-    trainer wrote its ``completed_<stage>.json`` there
-    (:class:`~torchgeo_composition.study.completion.RunCompletionMarker`), since a
-    run stopped by SIGTERM also exits with code 0.
-
-    Args:
-        args: Command-line arguments (e.g. ``["fit", "--config", path]``).
-        log: Log file.
-        executor: ``subprocess`` or ``inprocess``.
-
-    Raises:
-        RuntimeError: If the command fails or was interrupted.
-    """
-    from .completion import completion_path
-
-    marker = completion_path(log.parent, args[0])
-    marker.unlink(missing_ok=True)
-    _run_cli(args, log, executor)
-    if not marker.is_file():
-        raise RuntimeError(
-            f"torchgeo-composition {args[0]} ended without completing (interrupted, "
-            f"e.g. by SIGTERM); no {marker.name} was written"
-        )
-
-
-def _run_cli(args: list[str], log: Path, executor: Executor) -> None:
-    if executor == "subprocess":
-        with log.open("a") as out:
-            out.write(
-                f"$ {sys.executable} -m torchgeo_composition.cli {' '.join(args)}\n"
-            )
-            out.flush()
-            code = subprocess.call(
-                [sys.executable, "-m", "torchgeo_composition.cli", *args],
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
-        if code != 0:
-            raise RuntimeError(f"torchgeo-composition {args[0]} exited with {code}")
-        return
-    from ..cli import main
-
-    print(f"$ torchgeo-composition {' '.join(args)}", flush=True)
-    try:
-        code = main(args)
-    except SystemExit as err:  # argument errors of the CLI
-        code = err.code if isinstance(err.code, int) else 1
-    if code:
-        raise RuntimeError(f"torchgeo-composition {args[0]} exited with {code}")
-
-
-def last_metric(metrics_csv: Path, metric: str) -> float:
-    """Return the last logged value of ``metric`` in a CSVLogger file.
-
-    Args:
-        metrics_csv: ``metrics.csv`` of a :class:`~lightning.pytorch.loggers.CSVLogger`.
-        metric: Column name.
-
-    Returns:
-        The last non-missing value.
-
-    Raises:
-        FileNotFoundError: If the file does not exist.
-        ValueError: If the metric was never logged (the message lists the
-            logged ones).
-    """
-    if not metrics_csv.is_file():
-        raise FileNotFoundError(f"no metrics file {str(metrics_csv)!r}")
-    table = pd.read_csv(metrics_csv)
-    if metric not in table.columns or table[metric].dropna().empty:
-        logged = [c for c in table.columns if c not in ("epoch", "step")]
-        raise ValueError(
-            f"metric {metric!r} was not logged in {str(metrics_csv)!r}; logged "
-            f"metrics are {logged}"
-        )
-    return float(table[metric].dropna().iloc[-1])

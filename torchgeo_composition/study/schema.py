@@ -1,0 +1,256 @@
+"""The study's configuration as dataclasses, and the hashes that identify it.
+
+These are the types a study YAML file is parsed into (see
+:mod:`torchgeo_composition.study.config`). Each dataclass checks its own values
+when it is built; checks that need the models and datamodules (class paths,
+arguments) run when a study is loaded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from ..sampling import SHORTFALL_POLICIES, ShortfallPolicy
+
+__all__ = [
+    "BASELINE",
+    "ENCODER_PLACEHOLDER",
+    "CompositionEntry",
+    "DiversitySettings",
+    "DownstreamEval",
+    "StudyConfig",
+    "canonical_json",
+    "check_name",
+    "config_hash",
+]
+
+#: String replaced, in downstream model configs, by the exported encoder's path.
+ENCODER_PLACEHOLDER = "{encoder}"
+
+#: Name of the "no pretraining" row (randomly initialised encoders) of a study.
+BASELINE = "no_pretraining"
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+
+def canonical_json(obj: Any) -> str:
+    """Serialise ``obj`` as canonical JSON (sorted keys, no spaces).
+
+    Args:
+        obj: A JSON-compatible object.
+
+    Returns:
+        The canonical text.
+    """
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
+
+
+def config_hash(obj: Any) -> str:
+    """Return the SHA-256 of an object's canonical JSON.
+
+    Args:
+        obj: A JSON-compatible object.
+
+    Returns:
+        The hex digest.
+    """
+    return hashlib.sha256(canonical_json(obj).encode()).hexdigest()
+
+
+def check_name(value: Any, what: str) -> str:
+    """Return ``value`` if it is a valid folder and column name.
+
+    Args:
+        value: The name.
+        what: What it names, for the error message.
+
+    Returns:
+        ``value``.
+
+    Raises:
+        ValueError: If it is not a string of letters, digits, ``_``, ``-`` or
+            ``.`` starting with a letter or digit.
+    """
+    if not isinstance(value, str) or not _NAME.match(value):
+        raise ValueError(
+            f"{what} {value!r} is not a valid name; use letters, digits, '_', '-' "
+            "or '.', starting with a letter or digit"
+        )
+    return value
+
+
+def _unique(names: Sequence[str], what: str) -> None:
+    seen: set[str] = set()
+    for name in names:
+        if name in seen:
+            raise ValueError(
+                f"duplicate {what} name {name!r}: every {what} needs a unique name "
+                f"(got {list(names)})"
+            )
+        seen.add(name)
+
+
+@dataclass(frozen=True)
+class CompositionEntry:
+    """One pretraining set of the study.
+
+    Attributes:
+        name: Unique name (folder and table label).
+        spec: Preset name or ``{stratum: weight}`` mapping.
+    """
+
+    name: str
+    spec: str | dict[str, float]
+
+    def __post_init__(self) -> None:
+        check_name(self.name, "composition")
+
+
+@dataclass(frozen=True)
+class DownstreamEval:
+    """One downstream evaluation (a probe or fine-tuning run per pretrained model).
+
+    Attributes:
+        name: Unique name (column prefix in the results).
+        config: LightningCLI ``fit`` config (``data``, ``model``, ``trainer``...);
+            :data:`ENCODER_PLACEHOLDER` marks where the encoder checkpoint goes.
+        repeats: Runs per pretrained model (seeds ``seed``, ``seed + 1``, ...).
+        metric: Logged metric used as the score (higher is better).
+        test: Run ``test`` after ``fit`` (the metric is then a ``test_`` one).
+        seed: Seed of the first repeat.
+    """
+
+    name: str
+    config: dict[str, Any]
+    repeats: int = 1
+    metric: str = "val_OverallAccuracy"
+    test: bool = False
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        check_name(self.name, "downstream name")
+        if self.repeats < 1:
+            raise ValueError(
+                f"downstream {self.name!r} repeats must be >= 1, got {self.repeats}"
+            )
+        if ENCODER_PLACEHOLDER not in json.dumps(self.config.get("model")):
+            raise ValueError(
+                f"downstream {self.name!r} model config never uses the pretrained "
+                f"encoder: put {ENCODER_PLACEHOLDER!r} where its checkpoint goes "
+                "(e.g. a backbone's 'checkpoint'; quote it in YAML: \"{encoder}\")"
+            )
+
+
+@dataclass(frozen=True)
+class DiversitySettings:
+    """How the diversity of each pretraining set is measured.
+
+    Attributes:
+        bins: Histogram bins per band of the spectral entropy.
+        value_range: Histogram range of the normalised values.
+        num_samples: Measure a seeded subset of this many samples (``None``: all).
+        batch_size: Samples per batch.
+        num_workers: DataLoader workers.
+        seed: Seed of the subset.
+    """
+
+    bins: int = 32
+    value_range: tuple[float, float] = (0.0, 1.0)
+    num_samples: int | None = None
+    batch_size: int = 64
+    num_workers: int = 0
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.bins < 2:
+            raise ValueError(f"diversity bins must be >= 2, got {self.bins}")
+
+
+@dataclass(frozen=True)
+class StudyConfig:
+    """A whole study, validated.
+
+    Attributes:
+        name: Study name.
+        output_dir: Study directory (one folder per step, results).
+        pool: ``class_path`` / ``init_args`` of the pool
+            (a :class:`~torchgeo_composition.datasets.PoolDataset`).
+        compositions: The pretraining sets.
+        budget: Samples per pretraining set.
+        pretrain: LightningCLI ``fit`` config of the SatMAE pretraining; the study
+            fills ``data.init_args`` pool, composition, budget, seed and manifest.
+        downstream: The downstream evaluations.
+        selection_seed: Seed of every selection (one set per composition).
+        seeds: Pretraining seeds (one pretraining run per composition and seed).
+        on_shortfall: Policy when a stratum is too small (``error``,
+            ``redistribute``, ``replace``).
+        export: Arguments of :func:`~torchgeo_composition.models.export_encoder`.
+        diversity: Diversity settings.
+        baseline: Also probe the pretraining model before any training (one per
+            seed: random initialisation, or ``init_checkpoint`` if the pretraining
+            config gives one), the ``no_pretraining`` row of the results.
+    """
+
+    name: str
+    output_dir: str
+    pool: dict[str, Any]
+    compositions: tuple[CompositionEntry, ...]
+    budget: int
+    pretrain: dict[str, Any]
+    downstream: tuple[DownstreamEval, ...]
+    selection_seed: int = 0
+    seeds: tuple[int, ...] = (0,)
+    on_shortfall: ShortfallPolicy = "error"
+    export: dict[str, Any] = field(default_factory=dict)
+    diversity: DiversitySettings = field(default_factory=DiversitySettings)
+    baseline: bool = False
+
+    def __post_init__(self) -> None:
+        check_name(self.name, "study name")
+        if not self.output_dir:
+            raise ValueError("the study config needs 'output_dir' (or --output_dir)")
+        if not self.compositions:
+            raise ValueError("compositions must list at least one pretraining set")
+        _unique([c.name for c in self.compositions], "composition")
+        if not self.downstream:
+            raise ValueError("downstream must list at least one evaluation")
+        _unique([e.name for e in self.downstream], "downstream")
+        if self.budget <= 0:
+            raise ValueError(f"budget must be > 0, got {self.budget}")
+        if not self.seeds:
+            raise ValueError("seeds must list at least one pretraining seed")
+        if len(set(self.seeds)) != len(self.seeds):
+            raise ValueError(f"seeds must be distinct, got {list(self.seeds)}")
+        if self.on_shortfall not in SHORTFALL_POLICIES:
+            raise ValueError(
+                f"on_shortfall {self.on_shortfall!r} is not valid; valid choices are "
+                f"{list(SHORTFALL_POLICIES)}"
+            )
+        if self.baseline and BASELINE in [c.name for c in self.compositions]:
+            raise ValueError(
+                f"composition name {BASELINE!r} is taken by the baseline; rename the "
+                "composition or set baseline: false"
+            )
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the configuration as plain data (JSON-compatible).
+
+        Returns:
+            The configuration.
+        """
+        return asdict(self)
+
+    def identity(self) -> str:
+        """Return the hash identifying the study's results (not its output dir).
+
+        Returns:
+            The hex digest.
+        """
+        data = self.to_dict()
+        data.pop("output_dir")
+        return config_hash(data)
