@@ -1,9 +1,18 @@
-"""Parsing study configs: the shipped demo parses to the same study and steps."""
+"""Reading study configs: the shipped ones, the command line, bad input."""
 
 from __future__ import annotations
 
+import copy
+import json
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
+import pytest
+import yaml
+from tiny_study import tiny_study, write_study
+
+from torchgeo_composition.commands.study import main
 from torchgeo_composition.study import (
     CompositionEntry,
     DiversitySettings,
@@ -91,3 +100,142 @@ def test_demo_study_values(tmp_path: Path) -> None:
     assert set(landcover.config) == {"data", "model", "trainer"}
     assert study.pool["init_args"]["num_chips"] == 600
     assert study.pretrain["data"]["init_args"]["normalization"] == "satmae"
+
+
+def test_printed_config_reads_back_to_the_same_study(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["--config", str(CONFIGS / "demo.yaml"), "--print_config"])
+    assert exc.value.code == 0
+    printed = tmp_path / "printed.yaml"
+    printed.write_text(capsys.readouterr().out)
+    assert "compositions:\n- africa\n" in printed.read_text()
+    out = tmp_path / "out"
+    assert main(["--config", str(printed), "--plan", "--output-dir", str(out)]) == 0
+    assert json.loads((out / "study.json").read_text())["identity"] == IDENTITY
+
+
+def test_help_lists_the_study_keys(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["--help"])
+    assert exc.value.code == 0
+    out = capsys.readouterr().out
+    for option in ("--compositions", "--budget", "--diversity.bins", "--max-steps"):
+        assert option in out
+
+
+def test_shipped_study_configs_parse(tmp_path: Path) -> None:
+    for name in ("demo.yaml", "pretrain_where.yaml"):
+        raw = yaml.safe_load((CONFIGS / name).read_text())
+        study = load_study(CONFIGS / name, output_dir=str(tmp_path / name))
+        steps = build_steps(study)
+        assert steps[-1].kind == "collect"
+        assert len(study.compositions) == len(raw["compositions"])
+    where = load_study(CONFIGS / "pretrain_where.yaml", output_dir=str(tmp_path / "w"))
+    assert [c.name for c in where.compositions] == [
+        "africa",
+        "asia",
+        "europe",
+        "north_america",
+        "oceania",
+        "south_america",
+        "global",
+    ]
+    assert where.budget == 700_000
+
+
+def _edit(edit: Callable[[dict[str, Any]], None], tmp_path: Path) -> dict[str, Any]:
+    config = tiny_study(tmp_path)
+    edit(config)
+    return config
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (
+            lambda c: c["compositions"].append("atlantis"),
+            "unknown composition 'atlantis'; valid presets are ['africa'",
+        ),
+        (lambda c: c["compositions"].append("Europe"), "duplicate composition name"),
+        (
+            lambda c: c["downstream"].append(copy.deepcopy(c["downstream"][0])),
+            "duplicate downstream name 'landcover'",
+        ),
+        (
+            lambda c: c["downstream"][0].pop("data"),
+            "downstream 'landcover' has no 'data'",
+        ),
+        (
+            lambda c: c["downstream"][0]["data"].update(class_path="NoSuchDataModule"),
+            "downstream 'landcover' config is invalid",
+        ),
+        (
+            lambda c: c["compositions"].append({"composition": {"europe": 1}}),
+            "give it a 'name'",
+        ),
+        (
+            lambda c: c["downstream"][0]["model"]["init_args"]["backbones"][0].update(
+                checkpoint=None
+            ),
+            "never uses the pretrained encoder",
+        ),
+        (lambda c: c.update(budget=0), "budget must be > 0, got 0"),
+        (
+            lambda c: c.update(colour="red"),
+            "'colour' is not accepted; valid study keys are ['name', 'output_dir'",
+        ),
+        (
+            lambda c: c["diversity"].update(colour="red"),
+            "'colour'; valid diversity keys are ['bins'",
+        ),
+        (
+            lambda c: c.update(on_shortfall="ignore"),
+            "\"on_shortfall\": Expected a typing.Literal['error', 'redistribute', "
+            "'replace']. Got value: ignore",
+        ),
+        (
+            lambda c: c["pretrain"]["model"]["init_args"].update(no_such_arg=1),
+            "pretrain config is invalid",
+        ),
+        (
+            lambda c: c.update(baseline=True, compositions=["asia", "no_pretraining"]),
+            "unknown composition 'no_pretraining'",
+        ),
+        (
+            lambda c: c.update(
+                baseline=True,
+                compositions=[{"name": "no_pretraining", "composition": "asia"}],
+            ),
+            "composition name 'no_pretraining' is taken by the baseline",
+        ),
+    ],
+)
+def test_bad_study_config(
+    edit: Callable[[dict[str, Any]], None],
+    message: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    path = write_study(tmp_path / "study.yaml", _edit(edit, tmp_path))
+    assert main(["--config", str(path), "--plan"]) == 2
+    err = capsys.readouterr().err
+    assert message in err
+    assert err.count("error:") == 1
+    assert not (tmp_path / "study").exists()  # nothing written
+
+
+def test_malformed_or_missing_config_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["--config", str(tmp_path / "nope.yaml")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("name: [demo\nbudget: 3\n")
+    assert main(["--config", str(broken)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("torchgeo-composition study: error: ")
+    assert "line 1" in err
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        load_study(tmp_path / "nope.yaml")

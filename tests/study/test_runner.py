@@ -1,4 +1,4 @@
-"""A tiny study through the ``study`` command: outputs, interruption, resume, failures."""
+"""Running a study: outputs, interruption, resume, failures, its directory."""
 
 from __future__ import annotations
 
@@ -125,3 +125,31 @@ def test_study_interrupt_resume_outputs_and_failures(
     partial = pd.read_csv(root / "results.csv")
     assert partial["broken_n"].tolist() == [0, 0, 0]
     assert partial["landcover_n"].tolist() == [1, 1, 1]
+
+
+def test_refuses_other_study_and_non_study_dir(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tiny_study(tmp_path)
+    path = write_study(tmp_path / "study.yaml", config)
+    assert main(["--config", str(path), "--plan"]) == 0
+    other = copy.deepcopy(config)
+    other["budget"] = 10
+    path2 = write_study(tmp_path / "other.yaml", other)
+    assert main(["--config", str(path2), "--plan"]) == 2
+    assert "different study config" in capsys.readouterr().err
+    assert main(["--config", str(path2), "--plan", "--force"]) == 0
+    # a folder with unrelated files
+    busy = tmp_path / "busy"
+    busy.mkdir()
+    (busy / "notes.txt").write_text("mine")
+    assert main(["--config", str(path), "--plan", "--output-dir", str(busy)]) == 2
+    assert "holds no study.json" in capsys.readouterr().err
+    assert (busy / "notes.txt").read_text() == "mine"
+
+
+def test_negative_max_steps(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = write_study(tmp_path / "study.yaml", tiny_study(tmp_path))
+    assert main(["--config", str(path), "--max-steps", "-1"]) == 2
+    assert "max_steps must be >= 0, got -1" in capsys.readouterr().err
+    assert not (tmp_path / "study").exists()
