@@ -9,6 +9,13 @@ entropy (:func:`categorical_entropy`) measures continent, biome or region shares
 
 from .correlation import METHODS, CorrelationResult, correlate
 from .entropy import UNIT_RANGE, categorical_entropy, spectral_entropy
+from .measure import (
+    MEASURES,
+    DiversityMeasure,
+    create_measure,
+    list_measures,
+    register_measure,
+)
 from .plots import plot_band_entropy, plot_correlation, plot_stratum_distributions
 from .report import (
     QUANTILES,
@@ -18,19 +25,26 @@ from .report import (
     to_markdown,
     write_report,
 )
+from .spectral import SpectralEntropy
 
 __all__ = [
+    "MEASURES",
     "METHODS",
     "QUANTILES",
     "UNIT_RANGE",
     "CorrelationResult",
+    "DiversityMeasure",
     "EntropyMeasurements",
+    "SpectralEntropy",
     "categorical_entropy",
     "correlate",
+    "create_measure",
+    "list_measures",
     "measure",
     "plot_band_entropy",
     "plot_correlation",
     "plot_stratum_distributions",
+    "register_measure",
     "spectral_entropy",
     "summarize",
     "to_markdown",
