@@ -22,6 +22,7 @@ def markdown_table(
     Returns:
         The table, without a trailing newline.
     """
-    return frame.to_markdown(
+    cells = frame.astype(object).where(frame.notna(), None)  # NaN / NA: empty
+    return cells.to_markdown(
         index=index, floatfmt=floatfmt, missingval="", tablefmt="github"
     )
