@@ -73,7 +73,7 @@ def test_study_interrupt_resume_outputs_and_failures(
     )
     assert results[["spectral_entropy", "continent_entropy"]].iloc[2].isna().all()
     assert results["landcover_n"].tolist() == [1, 1, 1]  # the baseline is probed
-    assert "| europe |" in (root / "results.md").read_text()
+    assert "\n| europe " in (root / "results.md").read_text()
     corr = pd.read_csv(root / "correlation/correlation.csv")
     assert corr["measure"].tolist() == ["spectral_entropy", "continent_entropy"]
     assert corr["note"].str.contains("at least 3").all()  # n = 2: undefined, said so

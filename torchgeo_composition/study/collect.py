@@ -22,6 +22,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from ..files import save_figure, write_text
+from ..tables import markdown_table
 from .records import Step, read_json
 
 __all__ = [
@@ -34,10 +35,6 @@ __all__ = [
 
 #: Diversity measures of each pretraining set, correlated with the mean score.
 DIVERSITY_COLUMNS: tuple[str, ...] = ("spectral_entropy", "continent_entropy")
-
-
-def _save(fig: Figure, path: Path) -> Path:
-    return save_figure(fig, path, dpi=110)
 
 
 def _finished(step_dir: Path) -> tuple[dict[str, Any], dict[str, Any]] | None:
@@ -169,30 +166,17 @@ def plot_composition_maps(
         ax.set_title(f"{name} (n={len(manifest)})", fontsize=9)
         ax.set_xticks([])
         ax.set_yticks([])
-    return _save(fig, Path(path))
-
-
-def _fmt(value: Any) -> str:
-    if isinstance(value, float):
-        return "-" if math.isnan(value) else f"{value:.3f}"
-    return str(value)
+    return save_figure(fig, path, dpi=110)
 
 
 def _correlation_markdown(corr: pd.DataFrame, prefix: str = "") -> list[str]:
     lines = [
         "## Diversity vs mean score (Spearman)",
         "",
-        "| measure | rho | p | n | note |",
-        "|---|---:|---:|---:|---|",
+        markdown_table(corr.rename(columns={"p_value": "p"})),
+        "",
     ]
-    records = corr.to_dict("records")
-    for c in records:
-        lines.append(
-            f"| {c['measure']} | {_fmt(c['rho'])} | {_fmt(c['p_value'])} | {c['n']} "
-            f"| {c['note']} |"
-        )
-    lines.append("")
-    for c in records:
+    for c in corr.to_dict("records"):
         if not math.isnan(float(c["rho"])):
             measure = c["measure"]
             lines.append(f"![{measure}]({prefix}scatter_{measure}.png)")
@@ -200,17 +184,11 @@ def _correlation_markdown(corr: pd.DataFrame, prefix: str = "") -> list[str]:
 
 
 def _markdown(table: pd.DataFrame, corr: pd.DataFrame, title: str) -> str:
-    columns = list(table.columns)
-    lines = [f"# {title}", "", "| " + " | ".join(columns) + " |"]
-    lines.append(
-        "|" + "|".join("---" if c == "composition" else "---:" for c in columns) + "|"
-    )
-    for row in table.itertuples(index=False):
-        lines.append("| " + " | ".join(_fmt(v) for v in row) + " |")
+    lines = [f"# {title}", "", markdown_table(table)]
     lines += [
         "",
         "Scores: mean and standard deviation over pretraining seeds and repeats; "
-        "rank 1 = best mean score.",
+        "rank 1 = best mean score; an empty cell has no value.",
         "",
     ]
     lines += _correlation_markdown(corr, prefix="correlation/")

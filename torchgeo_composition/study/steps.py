@@ -49,33 +49,26 @@ def _input_dir(step: Step, kind: str) -> Path:
 
 
 def _compose(step: Step, executor: Executor) -> dict[str, Any]:
-    from ..datamodules import build_manifest
     from ..datasets import PoolDataset
-    from ..sampling import format_counts_table, plot_selection_map, summary_path
+    from ..sampling import compose, format_counts_table
 
     cfg = step.params["config"]
-    pool = instantiate(cfg["pool"], PoolDataset)
-    manifest = step.dir / "manifest.parquet"
-    selection = build_manifest(
-        pool,
+    composed = compose(
+        instantiate(cfg["pool"], PoolDataset),
         composition=cfg["composition"],
         num_samples=cfg["budget"],
         seed=cfg["selection_seed"],
-        manifest_path=manifest,
+        manifest_path=step.dir / "manifest.parquet",
+        map_path=step.dir / "map.png",
         on_shortfall=cfg["on_shortfall"],
+        title=f"{step.params['composition']}: {cfg['budget']} samples",
     )
-    name = step.params["composition"]
-    figure = plot_selection_map(
-        selection.manifest,
-        step.dir / "map.png",
-        title=f"{name}: {len(selection.manifest)} samples",
-    )
-    print(format_counts_table(selection.summary))
-    summary = selection.summary
+    summary = composed.selection.summary
+    print(format_counts_table(summary))
     return {
-        "manifest": str(manifest),
-        "summary": str(summary_path(manifest)),
-        "map": str(figure),
+        "manifest": str(composed.manifest_path),
+        "summary": str(composed.summary_path),
+        "map": str(composed.map_path),
         "continent_entropy": summary.get("continent_entropy_nats"),
         "stratum_entropy": summary.get("stratum_entropy_nats"),
         "counts": summary.get("counts"),
