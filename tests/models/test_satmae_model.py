@@ -38,8 +38,8 @@ def tiny(**kwargs: Any) -> GroupChannelMAE:
 @pytest.mark.parametrize("name", sorted(SATMAE_PRESETS))
 def test_preset_shapes(name: str) -> None:
     cfg = SATMAE_PRESETS[name]
-    d, cd = cfg["embed_dim"], cfg["channel_embed"]
-    dd, dcd = cfg["decoder_embed_dim"], cfg["decoder_channel_embed"]
+    d, cd = cfg.embed_dim, cfg.channel_embed
+    dd, dcd = cfg.decoder_embed_dim, cfg.decoder_channel_embed
     with torch.device("meta"):
         model = create_satmae(name)
         encoder = create_satmae_encoder(name)
@@ -53,7 +53,7 @@ def test_preset_shapes(name: str) -> None:
     assert sd["decoder_pred.2.weight"] == (2 * 64, dd)
     assert (
         sum(k.endswith("attn.qkv.weight") for k in sd)
-        == cfg["depth"] + cfg["decoder_depth"]
+        == cfg.depth + cfg.decoder_depth
     )
     enc = {k: tuple(v.shape) for k, v in encoder.state_dict().items()}
     assert enc["channel_cls_embed"] == (1, 1, cd)

@@ -18,11 +18,14 @@ from .satmae import (
     GroupChannelMAE,
     GroupChannelViT,
     LoadReport,
+    SatMAEConfig,
     create_satmae,
     create_satmae_encoder,
     export_encoder,
+    extract_state_dict,
     load_satmae_checkpoint,
     load_satmae_encoder,
+    satmae_preset,
 )
 
 __all__ = [
@@ -36,13 +39,16 @@ __all__ = [
     "GroupChannelMAE",
     "GroupChannelViT",
     "LoadReport",
+    "SatMAEConfig",
     "create_backbone",
     "create_satmae",
     "create_satmae_encoder",
     "export_encoder",
+    "extract_state_dict",
     "linear_cka",
     "list_backbones",
     "load_satmae_checkpoint",
     "load_satmae_encoder",
     "register_backbone",
+    "satmae_preset",
 ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Literal
 
@@ -18,8 +18,12 @@ from torchgeo.trainers import BaseTask
 from torchmetrics import MeanMetric
 
 from ..bands import RGB_BANDS, SATMAE_BANDS, canonical_band
-from ..models import GroupChannelMAE, load_satmae_checkpoint
-from ..models.satmae.presets import preset_config
+from ..models import (
+    GroupChannelMAE,
+    SatMAEConfig,
+    load_satmae_checkpoint,
+    satmae_preset,
+)
 from ._satmae_plot import reconstruction_figure, save_figure
 
 #: Parameters without weight decay besides biases and norms.
@@ -225,34 +229,19 @@ class SatMAETask(BaseTask):
                 f"bands has {len(bands)} names {bands} but in_channels={in_chans}"
             )
         in_chans = len(bands) if bands is not None else in_chans
-        overrides: dict[str, Any] = {
-            "in_chans": in_chans,
-            "bands": bands,
-            "mask_ratio": hp["mask_ratio"],
-            "masking": hp["masking"],
-            "norm_pix_loss": hp["norm_pix_loss"],
-        }
-        for key in (
-            "img_size",
-            "patch_size",
-            "channel_groups",
-            "embed_dim",
-            "depth",
-            "num_heads",
-            "channel_embed",
-            "decoder_embed_dim",
-            "decoder_depth",
-            "decoder_num_heads",
-            "decoder_channel_embed",
-        ):
-            if hp[key] is not None:
-                overrides[key] = hp[key]
         if hp["channel_groups"] is None and in_chans != len(SATMAE_BANDS):
             raise ValueError(
                 f"channel_groups is required with {in_chans} bands (the default "
                 f"groups are for SatMAE's {len(SATMAE_BANDS)} bands)"
             )
-        self.model = GroupChannelMAE(**preset_config(hp["model"], **overrides))
+        # Every task argument named like a SatMAEConfig field overrides the preset.
+        given = {
+            f.name: hp[f.name]
+            for f in fields(SatMAEConfig)
+            if hp.get(f.name) is not None
+        }
+        given |= {"in_chans": in_chans, "bands": bands}
+        self.model = GroupChannelMAE(satmae_preset(hp["model"]), **given)
         if hp["init_checkpoint"] is not None:
             report = load_satmae_checkpoint(self.model, hp["init_checkpoint"])
             rank_zero_info(

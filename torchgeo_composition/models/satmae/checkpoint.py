@@ -22,8 +22,8 @@ import torch
 from torch import Tensor, nn
 
 from ...files import atomic_path
-from .model import GroupChannelViT
-from .presets import encoder_kwargs
+from .config import encoder_kwargs
+from .encoder import GroupChannelViT
 
 #: Checkpoint entries an encoder may ignore: the MAE decoder and classifier heads.
 _ENCODER_IGNORABLE = ("decoder_", "mask_token", "head.")

@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 from torch import Tensor, nn
 
-from .trunk import (
-    DEFAULT_CHANNEL_GROUPS,
-    ChannelGroups,
-    GroupChannelTrunk,
-    norm_layer,
-)
+from .config import SatMAEConfig
+from .trunk import GroupChannelTrunk, norm_layer
 
 
 class GroupChannelViT(GroupChannelTrunk):
@@ -26,59 +23,44 @@ class GroupChannelViT(GroupChannelTrunk):
 
     def __init__(
         self,
-        img_size: int = 96,
-        patch_size: int = 8,
-        in_chans: int = 10,
-        channel_groups: ChannelGroups = DEFAULT_CHANNEL_GROUPS,
-        bands: Sequence[str] | None = None,
-        embed_dim: int = 768,
-        depth: int = 12,
-        num_heads: int = 12,
-        channel_embed: int = 256,
-        mlp_ratio: float = 4.0,
+        config: SatMAEConfig | None = None,
+        *,
         global_pool: bool = True,
         drop_path_rate: float = 0.0,
+        **overrides: Any,
     ) -> None:
         """Initialize a new GroupChannelViT.
 
         Args:
-            img_size: Input height and width in pixels.
-            patch_size: Patch side in pixels.
-            in_chans: Number of input bands.
-            channel_groups: Band groups by index, or by name with ``bands``.
-            bands: Names of the input bands in order.
-            embed_dim: Token dimension.
-            depth: Transformer blocks.
-            num_heads: Attention heads.
-            channel_embed: Dimensions given to the group encoding.
-            mlp_ratio: MLP hidden size relative to ``embed_dim``.
+            config: The architecture; defaults to :class:`SatMAEConfig` (ViT-B).
+                Its decoder fields are not used.
             global_pool: Average patch tokens (``fc_norm``) instead of using the
                 class token (``norm``).
             drop_path_rate: Stochastic depth rate of the last block.
+            **overrides: :class:`SatMAEConfig` fields replacing the config's, e.g.
+                ``GroupChannelViT(img_size=32, embed_dim=192)``.
 
         Raises:
-            ValueError: If a size or group is invalid.
+            ValueError: If a field is unknown or invalid.
         """
         super().__init__(
-            img_size,
-            patch_size,
-            in_chans,
-            channel_groups,
-            bands,
-            embed_dim,
-            depth,
-            num_heads,
-            channel_embed,
-            mlp_ratio,
-            drop_path_rate,
+            (config or SatMAEConfig()).replace(**overrides), drop_path_rate
         )
         self.global_pool = global_pool
-        self.channel_cls_embed = nn.Parameter(torch.zeros(1, 1, channel_embed))
+        self.channel_cls_embed = nn.Parameter(torch.zeros(1, 1, self.cfg.channel_embed))
         if global_pool:
-            self.fc_norm = norm_layer(embed_dim)
+            self.fc_norm = norm_layer(self.embed_dim)
         else:
-            self.norm = norm_layer(embed_dim)
+            self.norm = norm_layer(self.embed_dim)
         self._init_weights()
+
+    def no_weight_decay(self) -> set[str]:
+        """Return the parameters trained without weight decay (timm's convention).
+
+        Returns:
+            Parameter names: the trunk's plus ``channel_cls_embed``.
+        """
+        return super().no_weight_decay() | {"channel_cls_embed"}
 
     def forward_tokens(self, x: Tensor, indices: Sequence[int] = ()) -> list[Tensor]:
         """Run the blocks, returning the tokens after the requested blocks.

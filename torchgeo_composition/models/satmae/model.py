@@ -16,30 +16,24 @@ in band order both give the same loss.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any, Literal
+from typing import Any
 
 import torch
-from timm.models.vision_transformer import Block
 from torch import Tensor, nn
 
+from .config import MASKING_MODES, SatMAEConfig
 from .encoder import GroupChannelViT
 from .pos_embed import sincos_1d, sincos_2d
 from .trunk import (
-    DEFAULT_CHANNEL_GROUPS,
-    ChannelGroups,
     GroupChannelTrunk,
-    check_dims,
     group_position_embedding,
     norm_layer,
     patchify,
     random_masking,
+    transformer_blocks,
 )
 
 __all__ = ["MASKING_MODES", "GroupChannelMAE", "GroupChannelViT"]
-
-#: Masking modes: each (group, patch) token on its own, or whole patch positions.
-MASKING_MODES = ("independent", "consistent")
 
 
 class GroupChannelMAE(GroupChannelTrunk):
@@ -54,105 +48,28 @@ class GroupChannelMAE(GroupChannelTrunk):
     band_restore: Tensor
     group_weights: Tensor
 
-    def __init__(
-        self,
-        img_size: int = 96,
-        patch_size: int = 8,
-        in_chans: int = 10,
-        channel_groups: ChannelGroups = DEFAULT_CHANNEL_GROUPS,
-        bands: Sequence[str] | None = None,
-        embed_dim: int = 768,
-        depth: int = 12,
-        num_heads: int = 12,
-        channel_embed: int = 256,
-        decoder_embed_dim: int = 512,
-        decoder_depth: int = 8,
-        decoder_num_heads: int = 16,
-        decoder_channel_embed: int = 128,
-        mlp_ratio: float = 4.0,
-        norm_pix_loss: bool = False,
-        mask_ratio: float = 0.75,
-        masking: Literal["independent", "consistent"] = "independent",
-    ) -> None:
+    def __init__(self, config: SatMAEConfig | None = None, **overrides: Any) -> None:
         """Initialize a new GroupChannelMAE.
 
         Args:
-            img_size: Input height and width in pixels.
-            patch_size: Patch side in pixels.
-            in_chans: Number of input bands.
-            channel_groups: Band groups by index, or by name with ``bands``. Each
-                band must appear in exactly one group.
-            bands: Names of the input bands in order (for groups by name, and to
-                check data against the model).
-            embed_dim: Encoder token dimension.
-            depth: Encoder blocks.
-            num_heads: Encoder attention heads.
-            channel_embed: Encoder dimensions given to the group encoding.
-            decoder_embed_dim: Decoder token dimension.
-            decoder_depth: Decoder blocks.
-            decoder_num_heads: Decoder attention heads.
-            decoder_channel_embed: Decoder dimensions given to the group encoding.
-            mlp_ratio: MLP hidden size relative to the token dimension.
-            norm_pix_loss: Normalise each target patch (over all bands and pixels)
-                to zero mean and unit variance.
-            mask_ratio: Default fraction of tokens to mask, in (0, 1).
-            masking: ``"independent"`` masks (group, patch) tokens independently;
-                ``"consistent"`` masks the same patch positions in every group.
+            config: The architecture; defaults to :class:`SatMAEConfig` (ViT-B).
+            **overrides: :class:`SatMAEConfig` fields replacing the config's, e.g.
+                ``GroupChannelMAE(img_size=32, embed_dim=192, masking="consistent")``.
 
         Raises:
-            ValueError: If a size, group, ratio or mode is invalid; the message
-                names the parameter, its value and the valid choices.
+            ValueError: If a field is unknown or invalid (a size, group, ratio or
+                mode); the message names the field, its value and the valid
+                choices.
         """
-        super().__init__(
-            img_size,
-            patch_size,
-            in_chans,
-            channel_groups,
-            bands,
-            embed_dim,
-            depth,
-            num_heads,
-            channel_embed,
-            mlp_ratio,
-        )
-        for name, value in (
-            ("decoder_embed_dim", decoder_embed_dim),
-            ("decoder_depth", decoder_depth),
-            ("decoder_num_heads", decoder_num_heads),
-            ("decoder_channel_embed", decoder_channel_embed),
-        ):
-            if value <= 0:
-                raise ValueError(f"{name} must be positive, got {value}")
-        check_dims(
-            decoder_embed_dim, decoder_num_heads, decoder_channel_embed, "decoder_"
-        )
-        if masking not in MASKING_MODES:
-            raise ValueError(
-                f"masking={masking!r} is invalid; valid choices are {MASKING_MODES}"
-            )
-        self.masking = masking
-        self.norm_pix_loss = norm_pix_loss
-        self.mask_ratio = self.check_mask_ratio(mask_ratio, masking)
+        config = (config or SatMAEConfig()).replace(**overrides)
+        super().__init__(config)
+        self.masking = config.masking
+        self.norm_pix_loss = config.norm_pix_loss
+        self.mask_ratio = self.check_mask_ratio(config.mask_ratio, config.masking)
         num_groups = len(self.channel_groups)
-        self._config: dict[str, Any] = {
-            "img_size": img_size,
-            "patch_size": patch_size,
-            "in_chans": in_chans,
-            "channel_groups": [list(g) for g in self.channel_groups],
-            "bands": list(bands) if bands is not None else None,
-            "embed_dim": embed_dim,
-            "depth": depth,
-            "num_heads": num_heads,
-            "channel_embed": channel_embed,
-            "decoder_embed_dim": decoder_embed_dim,
-            "decoder_depth": decoder_depth,
-            "decoder_num_heads": decoder_num_heads,
-            "decoder_channel_embed": decoder_channel_embed,
-            "mlp_ratio": mlp_ratio,
-            "norm_pix_loss": norm_pix_loss,
-            "mask_ratio": mask_ratio,
-            "masking": masking,
-        }
+        embed_dim, patch_size = self.embed_dim, self.patch_size
+        decoder_embed_dim = config.decoder_embed_dim
+        decoder_channel_embed = config.decoder_channel_embed
 
         self.norm = norm_layer(embed_dim)
         self.decoder_embed = nn.Linear(embed_dim, decoder_embed_dim)
@@ -167,15 +84,11 @@ class GroupChannelMAE(GroupChannelTrunk):
             sincos_1d(decoder_channel_embed, torch.arange(num_groups + 1)).unsqueeze(0),
             requires_grad=False,
         )
-        self.decoder_blocks = nn.ModuleList(
-            Block(
-                decoder_embed_dim,
-                decoder_num_heads,
-                mlp_ratio,
-                qkv_bias=True,
-                norm_layer=norm_layer,
-            )
-            for _ in range(decoder_depth)
+        self.decoder_blocks = transformer_blocks(
+            decoder_embed_dim,
+            config.decoder_depth,
+            config.decoder_num_heads,
+            config.mlp_ratio,
         )
         self.decoder_norm = norm_layer(decoder_embed_dim)
         self.decoder_pred = nn.ModuleList(
@@ -186,7 +99,7 @@ class GroupChannelMAE(GroupChannelTrunk):
         # averages a per-band loss within each group.
         order = self.band_order
         self.register_buffer("band_restore", torch.argsort(order), persistent=False)
-        weights = torch.zeros(num_groups, in_chans)
+        weights = torch.zeros(num_groups, self.in_chans)
         for g, group in enumerate(self.channel_groups):
             weights[g, list(group)] = 1.0 / len(group)
         self.register_buffer("group_weights", weights, persistent=False)
@@ -195,8 +108,25 @@ class GroupChannelMAE(GroupChannelTrunk):
 
     @property
     def config(self) -> dict[str, Any]:
-        """Constructor arguments that rebuild this model (JSON-serialisable)."""
-        return dict(self._config)
+        """Keyword arguments that rebuild this model (JSON-serialisable).
+
+        The same as ``model.cfg.to_dict()``, where ``cfg`` is the
+        :class:`SatMAEConfig` the model was built from.
+        """
+        return self.cfg.to_dict()
+
+    def no_weight_decay(self) -> set[str]:
+        """Return the parameters trained without weight decay (timm's convention).
+
+        Returns:
+            Parameter names: the trunk's plus the mask token and the decoder's
+            encodings.
+        """
+        return super().no_weight_decay() | {
+            "mask_token",
+            "decoder_pos_embed",
+            "decoder_channel_embed",
+        }
 
     def num_keep(self, mask_ratio: float, masking: str | None = None) -> int:
         """Return how many tokens stay visible per sample.
@@ -384,8 +314,8 @@ class GroupChannelMAE(GroupChannelTrunk):
 
         Args:
             x: Images ``(N, C, H, W)``.
-            mask_ratio: Fraction of tokens to mask; defaults to the model's.
-            noise: Optional masking noise, see :meth:`forward_encoder`.
+            mask_ratio: As for :meth:`forward_encoder`.
+            noise: As for :meth:`forward_encoder`.
 
         Returns:
             The loss, the predictions ``(N, C, L, p * p)`` in band order and the

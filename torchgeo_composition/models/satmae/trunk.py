@@ -1,7 +1,7 @@
 """Shared pieces of the group-channel SatMAE models.
 
-Channel-group validation, patch (un)folding, the reference's masking rule, and the
-group-channel token embedding plus transformer trunk that the masked autoencoder
+Patch (un)folding, the reference's masking rule, and the group-channel token
+embedding plus transformer trunk that the masked autoencoder
 (:class:`~torchgeo_composition.models.GroupChannelMAE`) and the encoder
 (:class:`~torchgeo_composition.models.GroupChannelViT`) have in common. Parameter
 names follow the SatMAE reference so that its checkpoints load strictly.
@@ -9,7 +9,6 @@ names follow the SatMAE reference so that its checkpoints load strictly.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from functools import partial
 from typing import Any
 
@@ -18,85 +17,11 @@ from timm.layers.patch_embed import PatchEmbed
 from timm.models.vision_transformer import Block
 from torch import Tensor, nn
 
-from ...bands import SATMAE_BANDS, canonical_band
+from .config import SatMAEConfig
 from .pos_embed import sincos_1d, sincos_2d
-
-#: Channel groups given by band index or by band name.
-ChannelGroups = Sequence[Sequence[int | str]]
-
-#: SatMAE's default groups over its 10 bands: 10 m, red edge, SWIR.
-DEFAULT_CHANNEL_GROUPS: tuple[tuple[int, ...], ...] = (
-    (0, 1, 2, 6),
-    (3, 4, 5, 7),
-    (8, 9),
-)
 
 #: LayerNorm used throughout SatMAE.
 norm_layer: Any = partial(nn.LayerNorm, eps=1e-6)
-
-
-def resolve_channel_groups(
-    channel_groups: ChannelGroups,
-    in_chans: int,
-    bands: Sequence[str] | None = None,
-) -> tuple[tuple[int, ...], ...]:
-    """Validate channel groups and convert band names to indices.
-
-    Args:
-        channel_groups: One sequence per group of band indices (into the input
-            channels) or band names (looked up in ``bands``).
-        in_chans: Number of input channels.
-        bands: Names of the input channels, in order. Needed for groups given by
-            name; defaults to SatMAE's 10 bands when ``in_chans`` is 10.
-
-    Returns:
-        The groups as tuples of band indices.
-
-    Raises:
-        ValueError: If a group is empty, names an unknown band or an index out of
-            range, or if the groups leave out or repeat a band.
-    """
-    if bands is not None and len(bands) != in_chans:
-        raise ValueError(
-            f"bands has {len(bands)} names {list(bands)} but in_chans={in_chans}"
-        )
-    if not channel_groups or any(len(group) == 0 for group in channel_groups):
-        raise ValueError(
-            f"channel_groups must be a non-empty list of non-empty groups, "
-            f"got {channel_groups!r}"
-        )
-    names = list(bands) if bands is not None else None
-    if names is None and in_chans == len(SATMAE_BANDS):
-        names = list(SATMAE_BANDS)
-    canonical = [canonical_band(b) for b in names] if names is not None else None
-    groups: list[tuple[int, ...]] = []
-    for group in channel_groups:
-        indices = []
-        for item in group:
-            if isinstance(item, str):
-                if canonical is None or canonical_band(item) not in canonical:
-                    raise ValueError(
-                        f"channel_groups names unknown band {item!r}; valid choices "
-                        f"are the bands {names} (pass bands= to name them)"
-                    )
-                indices.append(canonical.index(canonical_band(item)))
-            elif isinstance(item, int) and 0 <= item < in_chans:
-                indices.append(int(item))
-            else:
-                raise ValueError(
-                    f"channel_groups has band index {item!r}; valid choices are "
-                    f"0..{in_chans - 1} or band names"
-                )
-        groups.append(tuple(indices))
-    flat = [i for group in groups for i in group]
-    repeated = sorted({i for i in flat if flat.count(i) > 1})
-    missing = sorted(set(range(in_chans)) - set(flat))
-    if repeated or missing:
-        raise ValueError(
-            f"channel_groups {channel_groups!r} must use each of the {in_chans} "
-            f"bands exactly once: repeated {repeated}, left out {missing}"
-        )
-    return tuple(groups)
 
 
 def patchify(images: Tensor, patch_size: int) -> Tensor:
@@ -171,6 +96,35 @@ def group_position_embedding(pos_embed: Tensor, channel_embed: Tensor) -> Tensor
     return torch.cat([pos, grp], dim=-1).flatten(1, 2)
 
 
+def transformer_blocks(
+    dim: int,
+    depth: int,
+    num_heads: int,
+    mlp_ratio: float,
+    drop_path_rate: float = 0.0,
+) -> nn.ModuleList:
+    """Build SatMAE's stack of timm blocks (qkv bias, LayerNorm with eps 1e-6).
+
+    Args:
+        dim: Token dimension.
+        depth: Number of blocks.
+        num_heads: Attention heads per block.
+        mlp_ratio: MLP hidden size relative to ``dim``.
+        drop_path_rate: Stochastic depth of the last block; it rises linearly
+            from 0 at the first.
+
+    Returns:
+        The blocks.
+    """
+    rates = [drop_path_rate * i / max(depth - 1, 1) for i in range(depth)]
+    return nn.ModuleList(
+        Block(
+            dim, num_heads, mlp_ratio, qkv_bias=True, norm_layer=norm_layer, drop_path=r
+        )
+        for r in rates
+    )
+
+
 class GroupChannelTrunk(nn.Module):
     """Group-channel patch embedding plus a stack of timm transformer blocks.
 
@@ -181,64 +135,24 @@ class GroupChannelTrunk(nn.Module):
 
     band_order: Tensor
 
-    def __init__(
-        self,
-        img_size: int,
-        patch_size: int,
-        in_chans: int,
-        channel_groups: ChannelGroups,
-        bands: Sequence[str] | None,
-        embed_dim: int,
-        depth: int,
-        num_heads: int,
-        channel_embed: int,
-        mlp_ratio: float,
-        drop_path_rate: float = 0.0,
-    ) -> None:
+    def __init__(self, config: SatMAEConfig, drop_path_rate: float = 0.0) -> None:
         """Initialize a new GroupChannelTrunk.
 
         Args:
-            img_size: Input height and width in pixels.
-            patch_size: Patch side in pixels.
-            in_chans: Number of input bands.
-            channel_groups: Band groups, by index or name (see
-                :func:`resolve_channel_groups`).
-            bands: Names of the input bands, needed for groups given by name.
-            embed_dim: Token dimension.
-            depth: Number of transformer blocks.
-            num_heads: Attention heads per block.
-            channel_embed: Dimensions of the token given to the group encoding.
-            mlp_ratio: MLP hidden size relative to ``embed_dim``.
+            config: The architecture (decoder fields are not used here).
             drop_path_rate: Stochastic depth rate of the last block.
-
-        Raises:
-            ValueError: If a size or group is invalid; the message names it.
         """
         super().__init__()
-        for name, value in (
-            ("img_size", img_size),
-            ("patch_size", patch_size),
-            ("in_chans", in_chans),
-            ("embed_dim", embed_dim),
-            ("depth", depth),
-            ("num_heads", num_heads),
-            ("channel_embed", channel_embed),
-        ):
-            if value <= 0:
-                raise ValueError(f"{name} must be positive, got {value}")
-        if img_size % patch_size:
-            raise ValueError(
-                f"img_size={img_size} must be divisible by patch_size={patch_size}"
-            )
-        check_dims(embed_dim, num_heads, channel_embed, "")
-        self.channel_groups = resolve_channel_groups(channel_groups, in_chans, bands)
-        self.bands = tuple(bands) if bands is not None else None
-        self.img_size = img_size
-        self.patch_size = patch_size
-        self.in_chans = in_chans
-        self.embed_dim = self.num_features = embed_dim
-        self.grid_size = img_size // patch_size
+        self.cfg = config
+        self.channel_groups = config.groups
+        self.bands = config.bands
+        self.img_size = img_size = config.img_size
+        self.patch_size = patch_size = config.patch_size
+        self.in_chans = config.in_chans
+        self.embed_dim = self.num_features = embed_dim = config.embed_dim
+        self.grid_size = config.grid_size
         num_groups = len(self.channel_groups)
+        channel_embed, depth = config.channel_embed, config.depth
 
         self.patch_embed = nn.ModuleList(
             PatchEmbed(img_size, patch_size, len(group), embed_dim)
@@ -253,17 +167,8 @@ class GroupChannelTrunk(nn.Module):
             sincos_1d(channel_embed, torch.arange(num_groups)).unsqueeze(0),
             requires_grad=False,
         )
-        rates = [drop_path_rate * i / max(depth - 1, 1) for i in range(depth)]
-        self.blocks = nn.ModuleList(
-            Block(
-                embed_dim,
-                num_heads,
-                mlp_ratio,
-                qkv_bias=True,
-                norm_layer=norm_layer,
-                drop_path=rate,
-            )
-            for rate in rates
+        self.blocks = transformer_blocks(
+            embed_dim, depth, config.num_heads, config.mlp_ratio, drop_path_rate
         )
         order = [i for group in self.channel_groups for i in group]
         self.register_buffer("band_order", torch.tensor(order), persistent=False)
@@ -304,6 +209,17 @@ class GroupChannelTrunk(nn.Module):
             self.pos_embed[:, 1:], self.channel_embed
         )
 
+    def no_weight_decay(self) -> set[str]:
+        """Return the parameters trained without weight decay (timm's convention).
+
+        Biases, norms and other 1-d parameters are excluded from weight decay by
+        shape; these are the tokens and encodings on top of them.
+
+        Returns:
+            Parameter names.
+        """
+        return {"cls_token", "pos_embed", "channel_embed"}
+
     def _init_weights(self) -> None:
         """Initialise weights as the reference does (Xavier, zero bias)."""
         for embed in self.patch_embed:
@@ -312,37 +228,6 @@ class GroupChannelTrunk(nn.Module):
             nn.init.xavier_uniform_(w.view(w.shape[0], -1))
         nn.init.normal_(self.cls_token, std=0.02)
         self.apply(_init_module)
-
-
-def check_dims(embed_dim: int, num_heads: int, channel_embed: int, prefix: str) -> None:
-    """Validate a transformer width against its heads and group encoding.
-
-    Args:
-        embed_dim: Token dimension.
-        num_heads: Attention heads.
-        channel_embed: Dimensions given to the group encoding.
-        prefix: ``""`` or ``"decoder_"``, used in messages.
-
-    Raises:
-        ValueError: If ``embed_dim`` is not divisible by ``num_heads``, not larger
-            than ``channel_embed``, or leaves a position part not divisible by 4.
-    """
-    if embed_dim % num_heads:
-        raise ValueError(
-            f"{prefix}embed_dim={embed_dim} must be divisible by "
-            f"{prefix}num_heads={num_heads}"
-        )
-    if embed_dim <= channel_embed:
-        raise ValueError(
-            f"{prefix}embed_dim={embed_dim} must be larger than "
-            f"{prefix}channel_embed={channel_embed}"
-        )
-    if (embed_dim - channel_embed) % 4 or channel_embed % 2:
-        raise ValueError(
-            f"{prefix}embed_dim - {prefix}channel_embed = {embed_dim - channel_embed} "
-            f"must be divisible by 4 and {prefix}channel_embed={channel_embed} even "
-            f"(sine-cosine encodings)"
-        )
 
 
 def _init_module(module: nn.Module) -> None:
