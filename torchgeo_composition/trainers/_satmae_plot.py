@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import torch
+from lightning.pytorch import LightningModule
 from matplotlib.figure import Figure
 from torch import Tensor
 
-from ..files import save_figure as _save_figure
+from ..bands import RGB_BANDS, canonical_band
+from ..files import save_figure
 from ..models import GroupChannelMAE
 from ..models.satmae.trunk import patchify, unpatchify
 
@@ -99,17 +100,69 @@ def reconstruction_figure(
     return fig
 
 
-def save_figure(fig: Figure, path: str | os.PathLike[str]) -> Path:
-    """Save a figure as PNG atomically.
+def rgb_indices(model: GroupChannelMAE) -> list[int]:
+    """Return the bands shown as red, green and blue.
 
     Args:
-        fig: The figure.
-        path: Destination file.
+        model: The model; its ``bands`` name the input bands, if known.
 
     Returns:
-        The path written.
+        The indices of B4, B3 and B2 when the model has them, else the first
+        (up to) three bands.
     """
-    return _save_figure(fig, path, dpi=80, bbox_inches=None)
+    if model.bands is not None:
+        names = [canonical_band(b) for b in model.bands]
+        if all(b in names for b in RGB_BANDS):
+            return [names.index(b) for b in RGB_BANDS]
+    return list(range(min(3, model.in_chans)))
 
 
-__all__ = ["reconstruction_figure", "reconstruction_panels", "save_figure"]
+def log_reconstruction(
+    module: LightningModule,
+    model: GroupChannelMAE,
+    images: Tensor,
+    pred: Tensor,
+    mask: Tensor,
+) -> Path | None:
+    """Save a reconstruction figure and send it to the loggers (rank zero only).
+
+    The PNG goes to ``<log_dir>/reconstructions/epoch_<epoch>.png``; every logger
+    with an ``add_figure`` method (TensorBoard) also receives it.
+
+    Args:
+        module: The training module (for the trainer, epoch, step and loggers).
+        model: The model that produced ``pred``.
+        images: Inputs ``(N, C, H, W)`` (already cut to the samples to show).
+        pred: Predictions ``(N, C, L, p * p)`` in band order.
+        mask: ``(N, G, L)``, 1 for masked tokens.
+
+    Returns:
+        The PNG written, or ``None`` on other ranks.
+    """
+    trainer = module.trainer
+    if not trainer.is_global_zero:
+        return None
+    fig = reconstruction_figure(
+        model,
+        images.detach(),
+        pred.detach(),
+        mask,
+        rgb_indices(model),
+        title=f"epoch {module.current_epoch}, step {module.global_step}",
+    )
+    root = trainer.log_dir or trainer.default_root_dir
+    name = f"epoch_{module.current_epoch:04d}.png"
+    path = save_figure(fig, Path(root) / "reconstructions" / name, 80, None)
+    for logger in module.loggers:
+        add_figure = getattr(getattr(logger, "experiment", None), "add_figure", None)
+        if callable(add_figure):
+            add_figure("reconstruction", fig, module.global_step)
+    return path
+
+
+__all__ = [
+    "log_reconstruction",
+    "reconstruction_figure",
+    "reconstruction_panels",
+    "rgb_indices",
+]

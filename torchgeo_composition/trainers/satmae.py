@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 import warnings
 from dataclasses import dataclass, fields
-from pathlib import Path
 from typing import Any, Literal
 
 import lightning.pytorch.utilities.types
@@ -17,14 +16,14 @@ from torch.optim.lr_scheduler import LambdaLR
 from torchgeo.trainers import BaseTask
 from torchmetrics import MeanMetric
 
-from ..bands import RGB_BANDS, SATMAE_BANDS, canonical_band
+from ..bands import SATMAE_BANDS, canonical_band
 from ..models import (
     GroupChannelMAE,
     SatMAEConfig,
     load_satmae_checkpoint,
     satmae_preset,
 )
-from ._satmae_plot import reconstruction_figure, save_figure
+from ._satmae_plot import log_reconstruction
 
 #: Parameters without weight decay besides biases and norms.
 _NO_DECAY = ("cls_token", "mask_token", "channel_cls_embed")
@@ -428,7 +427,8 @@ class SatMAETask(BaseTask):
         )
         every = self.hparams["plot_every_n_epochs"]
         if batch_idx == 0 and every > 0 and self.current_epoch % every == 0:
-            self._plot(x, pred, mask)
+            k = self.hparams["plot_samples"]
+            log_reconstruction(self, self.model, x[:k], pred[:k], mask[:k])
         return loss
 
     def validation_step(
@@ -455,37 +455,6 @@ class SatMAETask(BaseTask):
             self.val_loss.update(loss.detach().float(), weight=x.shape[0])
         # Logged on every rank and batch, so the epoch-end sync never waits.
         self.log("val_loss", self.val_loss, on_step=False, on_epoch=True)
-
-    def _rgb_indices(self) -> list[int]:
-        bands = self.model.bands
-        if bands is not None:
-            names = [canonical_band(b) for b in bands]
-            if all(b in names for b in RGB_BANDS):
-                return [names.index(b) for b in RGB_BANDS]
-        return list(range(min(3, self.model.in_chans)))
-
-    def _plot(self, x: Tensor, pred: Tensor, mask: Tensor) -> None:
-        """Log and save an input / masked / reconstruction figure (rank zero)."""
-        if not self.trainer.is_global_zero:
-            return
-        k = self.hparams["plot_samples"]
-        fig = reconstruction_figure(
-            self.model,
-            x[:k].detach(),
-            pred[:k].detach(),
-            mask[:k],
-            self._rgb_indices(),
-            title=f"epoch {self.current_epoch}, step {self.global_step}",
-        )
-        root = self.trainer.log_dir or self.trainer.default_root_dir
-        path = Path(root) / "reconstructions" / f"epoch_{self.current_epoch:04d}.png"
-        save_figure(fig, path)
-        for logger in self.loggers:
-            add_figure = getattr(
-                getattr(logger, "experiment", None), "add_figure", None
-            )
-            if callable(add_figure):
-                add_figure("reconstruction", fig, self.global_step)
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         """Store the model configuration, for :func:`export_encoder`.
