@@ -6,16 +6,17 @@ from typing import Any
 
 import pytest
 import torch
-from lightning.pytorch import Callback, LightningModule, Trainer
+from lightning.pytorch import Callback, LightningDataModule, LightningModule, Trainer
 from lightning.pytorch.loggers import TensorBoardLogger
 from satmae_tiny import TINY_TASK, TinyImages
+from torch.utils.data import DataLoader
 
 from torchgeo_composition.models import (
     GroupChannelViT,
     export_encoder,
     load_satmae_checkpoint,
 )
-from torchgeo_composition.trainers import SatMAETask, WarmupCosine
+from torchgeo_composition.trainers import SatMAETask
 
 
 def trainer(tmp_path: Path, **kwargs: Any) -> Trainer:
@@ -35,14 +36,6 @@ def trainer(tmp_path: Path, **kwargs: Any) -> Trainer:
 
 def task(**kwargs: Any) -> SatMAETask:
     return SatMAETask(**(TINY_TASK | {"plot_every_n_epochs": 0} | kwargs))
-
-
-def test_warmup_cosine() -> None:
-    schedule = WarmupCosine(warmup_steps=2, total_steps=10, min_ratio=0.1)
-    assert [schedule(s) for s in (0, 1, 2)] == [0.0, 0.5, 1.0]
-    assert schedule(6) == pytest.approx(0.1 + 0.9 * 0.5)
-    assert schedule(10) == pytest.approx(0.1)
-    assert WarmupCosine(0, math.inf)(5) == 1.0
 
 
 def test_fit_logs_losses_lr_and_figure(
@@ -70,20 +63,67 @@ def test_fit_logs_losses_lr_and_figure(
 def test_lr_scales_with_effective_batch(tmp_path: Path) -> None:
     model = task(blr=0.256, warmup_epochs=0)
     t = trainer(tmp_path, accumulate_grad_batches=2, max_steps=1)
-    t.fit(
-        model,
-        TinyImages(batch_size=4, val=False),
-    )
+    t.fit(model, TinyImages(batch_size=4, val=False))
     # 4 per batch x 2 accumulated x 1 process = 8 -> 0.256 * 8 / 256
-    assert model._peak_lr == pytest.approx(0.008)
-    groups = t.optimizers[0].param_groups
-    assert groups[0]["weight_decay"] == 0.05 and groups[1]["weight_decay"] == 0.0
-    decayed = {id(p) for p in groups[0]["params"]}
-    names = {n for n, p in model.model.named_parameters() if id(p) in decayed}
-    assert "blocks.0.attn.qkv.weight" in names
-    assert not any(n.endswith(".bias") or "norm" in n or "token" in n for n in names)
-    assert not any(n in ("pos_embed", "channel_embed") for n in names)
+    assert float(t.callback_metrics["lr"]) == pytest.approx(0.008)
+    assert model.peak_lr == pytest.approx(0.008)
     assert t.optimizers[0].defaults["betas"] == (0.9, 0.95)
+
+
+def test_weight_decay_groups_by_name(tmp_path: Path) -> None:
+    model = task(weight_decay=0.3)
+    t = trainer(tmp_path, max_steps=1, limit_val_batches=0)
+    t.fit(model, TinyImages(val=False))
+    names = {id(p): n for n, p in model.model.named_parameters()}
+    groups = {
+        group["weight_decay"]: {names[id(p)] for p in group["params"]}
+        for group in t.optimizers[0].param_groups
+    }
+    assert set(groups) == {0.0, 0.3}
+    trainable = {n for n, p in model.model.named_parameters() if p.requires_grad}
+    assert groups[0.0] | groups[0.3] == trainable
+    assert not groups[0.0] & groups[0.3]
+    # Matrices and convolutions decay; biases, norms and tokens do not.
+    assert {
+        "blocks.0.attn.qkv.weight",
+        "patch_embed.0.proj.weight",
+        "decoder_pred.1.weight",
+    } <= groups[0.3]
+    assert {
+        "cls_token",
+        "mask_token",
+        "blocks.0.norm1.weight",
+        "blocks.0.attn.qkv.bias",
+        "decoder_norm.weight",
+    } <= groups[0.0]
+    assert all(n.endswith(".bias") or "norm" in n or "token" in n for n in groups[0.0])
+    assert "pos_embed" not in trainable  # fixed encodings are not trained
+
+
+def test_lr_schedule_warmup_then_cosine(tmp_path: Path) -> None:
+    # 2 steps per epoch, 4 epochs: warmup over steps 0-1, cosine over steps 2-7.
+    full = LrRecorder()
+    kwargs = {"blr": 0.1, "warmup_epochs": 1.0, "min_lr": 1e-5}
+    data = TinyImages(num_samples=8, batch_size=4, val=False)
+    trainer(tmp_path, max_epochs=4, callbacks=[full]).fit(task(**kwargs), data)
+    peak = 0.1 * 4 / 256
+    expected = [0.0, peak / 2] + [
+        1e-5 + (peak - 1e-5) * 0.5 * (1 + math.cos(math.pi * k / 6)) for k in range(6)
+    ]
+    assert [full.lrs[s] for s in range(8)] == pytest.approx(expected, abs=1e-12)
+
+
+class NoBatchSize(LightningDataModule):
+    """Batches from a plain list of indices: no batch size anywhere."""
+
+    def train_dataloader(self) -> DataLoader[dict[str, Any]]:
+        dataset = TinyImages().train_dataloader().dataset
+        return DataLoader(dataset, batch_sampler=[[0, 1], [2, 3]])
+
+
+def test_batch_size_is_required(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="batch size but found none"):
+        trainer(tmp_path, max_steps=1).fit(task(), NoBatchSize())
 
 
 class LrRecorder(Callback):
@@ -114,7 +154,6 @@ def test_resume_continues_lr_schedule(tmp_path: Path) -> None:
         task(**kwargs), data
     )
     assert len(full.lrs) == 8
-    assert full.lrs[0] == 0.0 and full.lrs[2] == pytest.approx(0.1 * 4 / 256)
     resumed = LrRecorder()
     t = trainer(tmp_path / "b", max_epochs=4, callbacks=[resumed])
     t.fit(task(**kwargs), data, ckpt_path=ckpt)

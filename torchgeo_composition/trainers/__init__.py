@@ -2,12 +2,11 @@
 
 from .distillation import DistillationTask
 from .fusion import FusionClassificationTask, FusionSegmentationTask
-from .satmae import SatMAETask, WarmupCosine
+from .satmae import SatMAETask
 
 __all__ = [
     "DistillationTask",
     "FusionClassificationTask",
     "FusionSegmentationTask",
     "SatMAETask",
-    "WarmupCosine",
 ]

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import math
 import warnings
-from dataclasses import dataclass, fields
+from dataclasses import fields
 from typing import Any, Literal
 
 import lightning.pytorch.utilities.types
 import torch
+from lightning.pytorch import Trainer
 from lightning.pytorch.utilities import rank_zero_info
 from torch import Tensor
-from torch.optim import AdamW
-from torch.optim.lr_scheduler import LambdaLR
 from torchgeo.trainers import BaseTask
 from torchmetrics import MeanMetric
 
@@ -24,87 +23,34 @@ from ..models import (
     satmae_preset,
 )
 from ._satmae_plot import log_reconstruction
-
-#: Parameters without weight decay besides biases and norms.
-_NO_DECAY = ("cls_token", "mask_token", "channel_cls_embed")
+from .optim import satmae_optimizer, warmup_cosine
 
 
-@dataclass
-class WarmupCosine:
-    """Linear warmup then half-cycle cosine, as a multiplier of the peak rate.
-
-    Attributes:
-        warmup_steps: Optimizer steps of linear warmup from 0.
-        total_steps: Optimizer steps of the whole run (``inf``: no decay).
-        min_ratio: Final rate relative to the peak.
-    """
-
-    warmup_steps: float = 0.0
-    total_steps: float = math.inf
-    min_ratio: float = 0.0
-
-    def __call__(self, step: int) -> float:
-        """Return the multiplier at an optimizer step (0-based).
-
-        Args:
-            step: Optimizer steps taken so far.
-
-        Returns:
-            The learning-rate multiplier.
-        """
-        if step < self.warmup_steps:
-            return step / self.warmup_steps
-        if not math.isfinite(self.total_steps) or self.total_steps <= self.warmup_steps:
-            return 1.0
-        progress = min(
-            (step - self.warmup_steps) / (self.total_steps - self.warmup_steps), 1.0
-        )
-        cosine = 0.5 * (1.0 + math.cos(math.pi * progress))
-        return self.min_ratio + (1.0 - self.min_ratio) * cosine
-
-
-def satmae_optimizer(
-    model: torch.nn.Module,
-    lr: float,
-    weight_decay: float = 0.05,
-    betas: tuple[float, float] = (0.9, 0.95),
-) -> AdamW:
-    """Build SatMAE's AdamW: no weight decay on biases, norms and tokens.
-
-    The fused implementation (one kernel over all parameters) is used when every
-    parameter is a floating-point tensor on the CPU or a CUDA device; it computes
-    the same update as the default implementation, several times faster.
+def _train_batch_size(trainer: Trainer) -> int:
+    """Return the per-process training batch size of a trainer's data.
 
     Args:
-        model: The model to optimise.
-        lr: Learning rate (the schedule scales it).
-        weight_decay: Weight decay of the decayed group.
-        betas: AdamW betas.
+        trainer: A trainer whose training data is set up.
 
     Returns:
-        The optimizer, with a decayed and a non-decayed parameter group.
+        The datamodule's ``batch_size``, else the train loader's (or its batch
+        sampler's).
+
+    Raises:
+        ValueError: If no batch size can be found.
     """
-    decay, no_decay = [], []
-    for name, param in model.named_parameters():
-        if not param.requires_grad:
-            continue
-        if param.ndim <= 1 or name.endswith(".bias") or name in _NO_DECAY:
-            no_decay.append(param)
-        else:
-            decay.append(param)
-    params = decay + no_decay
-    fused = all(
-        p.device.type in ("cpu", "cuda") and p.is_floating_point() for p in params
-    )
-    return AdamW(
-        [
-            {"params": decay, "weight_decay": weight_decay},
-            {"params": no_decay, "weight_decay": 0.0},
-        ],
-        lr=lr,
-        betas=betas,
-        fused=fused or None,
-    )
+    size = getattr(getattr(trainer, "datamodule", None), "batch_size", None)
+    loader = trainer.train_dataloader
+    for source in (loader, getattr(loader, "batch_sampler", None)):
+        if size is None:
+            size = getattr(source, "batch_size", None)
+    if not isinstance(size, int):
+        raise ValueError(
+            "SatMAETask scales the learning rate with the batch size but found none: "
+            "give the datamodule a batch_size attribute or the train DataLoader a "
+            "batch_size"
+        )
+    return size
 
 
 class SatMAETask(BaseTask):
@@ -209,9 +155,13 @@ class SatMAETask(BaseTask):
                 raise ValueError(f"{name} must be >= 0, got {value}")
         super().__init__()
         self.skipped_samples = 0
-        self.schedule = WarmupCosine()
         self._peak_lr: float | None = None
         self._checked_batch = False
+
+    @property
+    def peak_lr(self) -> float | None:
+        """The peak learning rate, once :meth:`configure_optimizers` has run."""
+        return self._peak_lr
 
     def configure_metrics(self) -> None:
         """Initialize the validation loss average (weighted by batch size)."""
@@ -291,67 +241,43 @@ class SatMAETask(BaseTask):
             )
         self._checked_batch = True
 
-    def _effective_batch_size(self, batch_size: int) -> int:
-        return (
-            batch_size * self.trainer.accumulate_grad_batches * self.trainer.world_size
-        )
+    def configure_optimizers(
+        self,
+    ) -> lightning.pytorch.utilities.types.OptimizerLRSchedulerConfig:
+        """Initialize AdamW at the peak rate and the per-step warmup + cosine.
 
-    def _set_peak_lr(self, batch_size: int) -> None:
-        """Set the peak rate from the batch size and refresh the schedule."""
-        peak = self.hparams["blr"] * self._effective_batch_size(batch_size) / 256
-        self._peak_lr = peak
-        trainer = self.trainer
+        The peak is ``blr * effective batch / 256``, the effective batch being the
+        per-process batch size times ``accumulate_grad_batches`` times the world
+        size; warmup and decay are counted in optimizer steps.
+
+        Returns:
+            Optimizer and learning rate scheduler.
+
+        Raises:
+            ValueError: If the training batch size cannot be found.
+        """
+        trainer, hp = self.trainer, self.hparams
+        total = trainer.estimated_stepping_batches
+        if trainer.train_dataloader is None:  # infinite runs skip loading it
+            trainer.fit_loop.setup_data()
+        batch = _train_batch_size(trainer)
+        effective = batch * trainer.accumulate_grad_batches * trainer.world_size
+        self._peak_lr = peak = hp["blr"] * effective / 256
         batches = trainer.num_training_batches
         per_epoch = (
             max(math.ceil(batches / trainer.accumulate_grad_batches), 1)
             if math.isfinite(batches)
             else 1  # unsized loader: warmup_epochs counts optimizer steps
         )
-        total = float(trainer.estimated_stepping_batches)
-        self.schedule.warmup_steps = self.hparams["warmup_epochs"] * per_epoch
-        self.schedule.total_steps = total
-        self.schedule.min_ratio = (
-            min(self.hparams["min_lr"] / peak, 1.0) if peak else 0.0
-        )
-        scheduler = self.lr_schedulers()
-        optimizer = self.optimizers()
-        if isinstance(scheduler, LambdaLR) and not isinstance(optimizer, list):
-            scheduler.base_lrs = [peak] * len(scheduler.base_lrs)
-            factor = self.schedule(scheduler.last_epoch)
-            for group in optimizer.param_groups:
-                group["initial_lr"] = peak
-                group["lr"] = peak * factor
-        rank_zero_info(
-            f"SatMAE lr = blr {self.hparams['blr']} x effective batch "
-            f"{self._effective_batch_size(batch_size)} / 256 = {peak:.3g}; "
-            f"warmup {self.schedule.warmup_steps:g} of {total:g} steps"
-        )
-
-    def on_train_start(self) -> None:
-        """Resolve the peak learning rate when the batch size is known."""
-        datamodule = getattr(self.trainer, "datamodule", None)
-        batch_size = getattr(datamodule, "batch_size", None)
-        if batch_size is None:
-            loader = self.trainer.train_dataloader
-            batch_size = getattr(loader, "batch_size", None)
-        if isinstance(batch_size, int):
-            self._set_peak_lr(batch_size)
-
-    def configure_optimizers(
-        self,
-    ) -> lightning.pytorch.utilities.types.OptimizerLRSchedulerConfig:
-        """Initialize AdamW and the per-step warmup + cosine schedule.
-
-        Returns:
-            Optimizer and learning rate scheduler.
-        """
+        warmup = math.ceil(hp["warmup_epochs"] * per_epoch)
         optimizer = satmae_optimizer(
-            self.model,
-            lr=self.hparams["blr"],
-            weight_decay=self.hparams["weight_decay"],
-            betas=tuple(self.hparams["betas"]),
+            self.model, peak, hp["weight_decay"], tuple(hp["betas"])
         )
-        scheduler = LambdaLR(optimizer, self.schedule)
+        scheduler = warmup_cosine(optimizer, warmup, total, hp["min_lr"])
+        rank_zero_info(
+            f"SatMAE lr = blr {hp['blr']} x effective batch {effective} / 256 = "
+            f"{peak:.3g}; warmup {warmup} of {total:g} steps"
+        )
         return {
             "optimizer": optimizer,
             "lr_scheduler": {"scheduler": scheduler, "interval": "step"},
@@ -399,8 +325,6 @@ class SatMAETask(BaseTask):
         """
         x = batch["image"]
         self._check_batch(x)
-        if self._peak_lr is None:
-            self._set_peak_lr(x.shape[0])
         x = self._finite_samples(x, batch_idx)
         self.log("train_skipped_samples", float(self.skipped_samples))
         if x.shape[0] == 0:
