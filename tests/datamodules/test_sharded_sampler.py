@@ -1,9 +1,13 @@
+import json
 import math
 import socket
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import pytest
+import torch
+from lightning.pytorch import LightningModule, Trainer
 
 from tests.data.ddp_shards import run_two_ranks
 from tests.data.pools import tiny_pool
@@ -68,3 +72,54 @@ def test_ddp_two_processes_cover_manifest_once(tmp_path: Path) -> None:
         assert sorted(positions) == list(range(n))  # disjoint, exactly once
         assert len(per_rank[0]["seen"]) + len(per_rank[1]["seen"]) == n
     assert ranks[0][0]["positions"] != ranks[0][1]["positions"]  # reshuffled
+
+
+class _RecordPositions(LightningModule):
+    def __init__(self, out: Path) -> None:
+        super().__init__()
+        self.layer = torch.nn.Linear(1, 1)
+        self.out = out
+        self.seen: list[list[float]] = []
+
+    def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
+        self.seen += [
+            [float(a), float(b)]
+            for a, b in zip(batch["lon"], batch["lat"], strict=True)
+        ]
+        return self.layer(batch["image"].mean().view(1, 1)).sum()
+
+    def on_train_epoch_end(self) -> None:
+        (self.out / f"rank{self.global_rank}.json").write_text(json.dumps(self.seen))
+
+    def configure_optimizers(self) -> torch.optim.Optimizer:
+        return torch.optim.SGD(self.parameters(), lr=0.1)
+
+
+def test_trainer_under_ddp_reads_each_sample_once(tmp_path: Path) -> None:
+    # Lightning keeps the datamodule's sampler (its own would pad 27 to 28).
+    dm = ContinentStratifiedDataModule(
+        tiny_pool(tmp_path / "pool"),
+        "proportional",
+        num_samples=27,
+        val_fraction=0.0,
+        batch_size=4,
+        crop_size=None,
+    )
+    trainer = Trainer(
+        strategy="ddp_fork",
+        accelerator="cpu",
+        devices=2,
+        max_epochs=1,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        default_root_dir=tmp_path,
+    )
+    trainer.fit(_RecordPositions(tmp_path), datamodule=dm)
+    seen = [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in range(2)]
+    assert sorted(map(len, seen)) == [13, 14]
+    dm.setup("fit")
+    assert dm.manifest is not None
+    expected = dm.manifest[["lon", "lat"]].to_numpy(dtype="float32").tolist()
+    assert sorted(seen[0] + seen[1]) == sorted(expected)  # each sample once

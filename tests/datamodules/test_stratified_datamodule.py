@@ -3,7 +3,9 @@ from typing import Any
 
 import pytest
 import torch
+import yaml
 from lightning.pytorch import LightningModule, Trainer
+from lightning.pytorch.loggers import CSVLogger
 from torch.utils.data import DistributedSampler
 
 from tests.data.pools import tiny_pool
@@ -102,7 +104,8 @@ class _Probe(LightningModule):
         self.seen: list[tuple[int, ...]] = []
 
     def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
-        assert isinstance(batch["continent"], list)
+        assert isinstance(batch["continent"], list)  # passed through the pipeline
+        assert batch["lon"].shape == batch["lat"].shape == (len(batch["continent"]),)
         self.seen.append(tuple(batch["image"].shape))
         return self.layer(batch["image"].mean().view(1, 1)).sum()
 
@@ -132,9 +135,20 @@ def test_trainer_applies_device_pipeline(
     assert (tmp_path / "m.parquet").exists()
 
 
-def test_lightning_keeps_sampler_under_ddp(pool: SyntheticSentinel2Pool) -> None:
-    dm = _dm(pool)
-    dm.setup("fit")
-    trainer = Trainer(strategy="ddp", accelerator="cpu", devices=2, logger=False)
-    loader = dm.train_dataloader()
-    assert not trainer._data_connector._requires_distributed_sampler(loader)
+def test_hyperparameters_are_logged(
+    pool: SyntheticSentinel2Pool, tmp_path: Path
+) -> None:
+    trainer = Trainer(
+        max_steps=1,
+        limit_val_batches=0,
+        accelerator="cpu",
+        logger=CSVLogger(tmp_path),
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+    )
+    trainer.fit(_Probe(), datamodule=_dm(pool, composition="europe", num_samples=8))
+    assert trainer.log_dir is not None
+    logged = yaml.safe_load((Path(trainer.log_dir) / "hparams.yaml").read_text())
+    assert logged["composition"] == "europe"
+    assert logged["num_samples"] == 8 and logged["normalization"] == "satmae"

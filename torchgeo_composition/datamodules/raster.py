@@ -5,14 +5,12 @@ from __future__ import annotations
 from typing import Any, Literal
 
 import kornia.augmentation as K
-from torch import Tensor
 from torchgeo.datamodules import GeoDataModule
 from torchgeo.datasets import GeoDataset
 
-from ..bands import FMOW_MEAN, FMOW_STD, canonical_band
 from ..geography import RegionLayer
 from ..sampling import StratifiedGeoSampler
-from .transforms import SatMAENormalize
+from .transforms import Normalization, batch_pipeline, build_normalization
 
 __all__ = ["StratifiedRasterDataModule"]
 
@@ -28,7 +26,8 @@ class StratifiedRasterDataModule(GeoDataModule):
     quotas of patches every epoch. Validation patches come from a second sampler
     with seed ``seed + 1``.
 
-    Batches hold ``image`` (B, C, patch_size, patch_size); on the device images are
+    Batches hold ``image`` (B, C, patch_size, patch_size); on the device (TorchGeo's
+    ``on_after_batch_transfer`` with :attr:`aug` / :attr:`train_aug`) images are
     normalised (``satmae``, ``standard`` or ``none``, with ``mean``/``std`` given
     or FMoW-Sentinel statistics looked up by ``bands``) and training batches
     flipped at random. Under DDP, Lightning wraps the samplers so that every rank
@@ -42,13 +41,13 @@ class StratifiedRasterDataModule(GeoDataModule):
         patch_size: int = 96,
         length: int = 1000,
         val_length: int = 0,
-        regions: RegionLayer | None = None,
+        layer: RegionLayer | None = None,
         seed: int = 0,
         on_shortfall: Literal["error", "redistribute"] = "error",
         batch_size: int = 64,
         num_workers: int = 0,
         bands: list[str] | None = None,
-        normalization: Literal["satmae", "standard", "none"] = "none",
+        normalization: Normalization = "none",
         mean: list[float] | None = None,
         std: list[float] | None = None,
         augment: bool = True,
@@ -61,7 +60,7 @@ class StratifiedRasterDataModule(GeoDataModule):
             patch_size: Patch height and width in pixels.
             length: Training patches per epoch.
             val_length: Validation patches per epoch (0: no validation).
-            regions: Region layer defining strata; ``None`` = continents.
+            layer: Region layer defining strata; ``None`` = continents.
             seed: Seed of the patch draws.
             on_shortfall: ``error`` or ``redistribute`` for a stratum the dataset
                 does not cover.
@@ -78,43 +77,22 @@ class StratifiedRasterDataModule(GeoDataModule):
             ValueError: If an argument is invalid (named in the message).
         """
         super().__init__(type(dataset), batch_size, patch_size, length, num_workers)
-        # Saved in checkpoints, not logged: tasks declare some of the same names.
-        self.save_hyperparameters(ignore=["dataset", "regions"], logger=False)
+        # ``bands`` stays out of the hyperparameters: a task that leaves its own
+        # ``bands`` at the default (None) would disagree with it, and Lightning
+        # refuses to log two values of one key. The bands are in :attr:`bands`.
+        self.save_hyperparameters(ignore=["dataset", "layer", "bands"])
         if val_length < 0:
             raise ValueError(f"val_length must be >= 0, got {val_length}")
         self.dataset_instance = dataset
-        self.regions = regions
+        self.layer = layer
         names = bands if bands is not None else list(getattr(dataset, "bands", []))
         self.bands = tuple(names)
-        norm = self._normalization(normalization, mean, std)
-        self.aug = K.AugmentationSequential(*norm, data_keys=None, keepdim=True)
-        flips = [K.RandomHorizontalFlip(), K.RandomVerticalFlip()] if augment else []
-        self.train_aug = K.AugmentationSequential(
-            *norm, *flips, data_keys=None, keepdim=True
-        )
-
-    def _normalization(
-        self, kind: str, mean: list[float] | None, std: list[float] | None
-    ) -> list[K.IntensityAugmentationBase2D]:
-        if kind not in ("satmae", "standard", "none"):
-            raise ValueError(
-                f"normalization {kind!r} is not valid; valid choices are "
-                "['satmae', 'standard', 'none']"
+        norm = build_normalization(normalization, self.bands, mean, std)
+        self.aug = batch_pipeline(*norm)
+        if augment:
+            self.train_aug = batch_pipeline(
+                *norm, K.RandomHorizontalFlip(), K.RandomVerticalFlip()
             )
-        if kind == "none":
-            return []
-        if mean is None or std is None:
-            unknown = [b for b in self.bands if canonical_band(b) not in FMOW_MEAN]
-            if not self.bands or unknown:
-                raise ValueError(
-                    "mean and std are required: bands "
-                    f"{list(self.bands)} have no FMoW-Sentinel statistics"
-                )
-        mean_v = mean or [FMOW_MEAN[canonical_band(b)] for b in self.bands]
-        std_v = std or [FMOW_STD[canonical_band(b)] for b in self.bands]
-        if kind == "satmae":
-            return [SatMAENormalize(mean_v, std_v)]
-        return [K.Normalize(mean=mean_v, std=std_v)]
 
     def _sampler(self, length: int, seed: int) -> StratifiedGeoSampler:
         hp = self.hparams
@@ -123,7 +101,7 @@ class StratifiedRasterDataModule(GeoDataModule):
             composition=hp["composition"],
             size=hp["patch_size"],
             length=length,
-            layer=self.regions,
+            layer=self.layer,
             seed=seed,
             on_shortfall=hp["on_shortfall"],
         )
@@ -150,22 +128,3 @@ class StratifiedRasterDataModule(GeoDataModule):
         if self.hparams["val_length"] == 0:
             return []
         return self._dataloader_factory("val")
-
-    def on_after_batch_transfer(
-        self, batch: dict[str, Any], dataloader_idx: int
-    ) -> dict[str, Any]:
-        """Normalise (and, in training, flip) the images of a batch on the device.
-
-        Args:
-            batch: A batch of data.
-            dataloader_idx: The index of the dataloader the batch belongs to.
-
-        Returns:
-            The batch with transformed images.
-        """
-        if self.trainer:
-            aug = self.train_aug if self.trainer.training else self.aug
-            assert aug is not None
-            image: Tensor = batch["image"]
-            batch["image"] = aug({"image": image.float()})["image"]
-        return batch

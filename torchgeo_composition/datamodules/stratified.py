@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Literal
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import kornia.augmentation as K
 import numpy as np
@@ -13,17 +13,14 @@ from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 from torchgeo.datamodules import NonGeoDataModule
 
-from ..bands import FMOW_MEAN, FMOW_STD, band_indices, canonical_band
+from ..bands import band_indices
 from ..datasets import PoolDataset
 from ..geography import RegionLayer
-from ..sampling import ShortfallPolicy, build_manifest
+from ..sampling import UNASSIGNED, ShortfallPolicy, build_manifest
 from .sampler import ShardedManifestSampler
-from .transforms import SatMAENormalize
+from .transforms import Normalization, batch_pipeline, build_normalization
 
 __all__ = ["ContinentStratifiedDataModule", "ManifestDataset"]
-
-_UNASSIGNED = "unassigned"
-_NORMALIZATIONS = ("satmae", "standard", "none")
 
 
 class ManifestDataset(Dataset[dict[str, Any]]):
@@ -86,7 +83,9 @@ class ContinentStratifiedDataModule(NonGeoDataModule):
     train and validation sets, stratum by stratum, deterministically from ``seed``.
 
     Batches are dicts with ``image`` (B, C, H, W) float, ``lon``, ``lat`` (B,) and
-    ``continent`` (list of B strata). On the device, images are normalised
+    ``continent`` (list of B strata). On the device (TorchGeo's
+    ``on_after_batch_transfer`` with :attr:`aug` / :attr:`train_aug`), images are
+    normalised
     (``satmae``: ``clip((x - (mean - 2 std)) / (4 std), 0, 1)``; ``standard``:
     ``(x - mean) / std``; ``none``) with FMoW-Sentinel statistics unless ``mean`` /
     ``std`` are given; training batches are then augmented like SatMAE (random
@@ -106,13 +105,13 @@ class ContinentStratifiedDataModule(NonGeoDataModule):
         num_samples: int = 1000,
         seed: int = 0,
         manifest_path: str | None = None,
-        regions: RegionLayer | None = None,
+        layer: RegionLayer | None = None,
         on_shortfall: ShortfallPolicy = "error",
         val_fraction: float = 0.1,
         batch_size: int = 64,
         num_workers: int = 0,
         bands: list[str] | None = None,
-        normalization: Literal["satmae", "standard", "none"] = "satmae",
+        normalization: Normalization = "satmae",
         mean: list[float] | None = None,
         std: list[float] | None = None,
         crop_size: int | None = 96,
@@ -130,7 +129,7 @@ class ContinentStratifiedDataModule(NonGeoDataModule):
             seed: Seed of the selection, the split and the shuffling.
             manifest_path: Manifest to reuse or write (``.parquet``/``.csv``);
                 ``None`` keeps it in memory.
-            regions: Region layer defining strata; ``None`` = continents.
+            layer: Region layer defining strata; ``None`` = continents.
             on_shortfall: ``error``, ``redistribute`` or ``replace``.
             val_fraction: Share of each stratum held out for validation, in [0, 1).
             batch_size: Size of each mini-batch (per rank).
@@ -150,83 +149,41 @@ class ContinentStratifiedDataModule(NonGeoDataModule):
                 value and the valid choices).
         """
         super().__init__(type(pool), batch_size, num_workers)
-        # Saved in checkpoints, but not merged into the logged hyperparameters:
-        # tasks declare the same names (bands, normalization) with their own
-        # meaning, and Lightning refuses to log two different values of a key.
-        self.save_hyperparameters(ignore=["pool", "regions"], logger=False)
+        # ``bands`` stays out of the hyperparameters: a task that leaves its own
+        # ``bands`` at the default (None) would disagree with it, and Lightning
+        # refuses to log two values of one key. The bands are in :attr:`bands`.
+        self.save_hyperparameters(ignore=["pool", "layer", "bands"])
         if num_samples <= 0:
             raise ValueError(f"num_samples must be > 0, got {num_samples}")
         if not 0 <= val_fraction < 1:
             raise ValueError(f"val_fraction must be in [0, 1), got {val_fraction}")
-        if normalization not in _NORMALIZATIONS:
-            raise ValueError(
-                f"normalization {normalization!r} is not valid; valid choices are "
-                f"{list(_NORMALIZATIONS)}"
-            )
         if crop_size is not None and crop_size < 1:
             raise ValueError(f"crop_size must be >= 1 or None, got {crop_size}")
         if not 0 < min_scale <= 1:
             raise ValueError(f"min_scale must be in (0, 1], got {min_scale}")
         self.pool = pool
-        self.regions = regions
+        self.layer = layer
         self.bands = tuple(bands) if bands is not None else tuple(pool.bands)
         self.channels = band_indices(pool.bands, self.bands)
         self.manifest: pd.DataFrame | None = None
         self.summary: dict[str, Any] | None = None
-        norm = self._normalization(normalization, mean, std)
-        resize = [] if crop_size is None else [K.Resize((crop_size, crop_size))]
-        eval_aug = K.AugmentationSequential(
-            *norm, *resize, data_keys=None, keepdim=True
-        )
-        self.aug = eval_aug
+        norm = build_normalization(normalization, self.bands, mean, std)
+        size = None if crop_size is None else (crop_size, crop_size)
+        resize = [] if size is None else [K.Resize(size)]
+        self.aug = batch_pipeline(*norm, *resize)
         if augment:
             crop = (
                 []
-                if crop_size is None
+                if size is None
                 else [
                     K.RandomResizedCrop(
-                        (crop_size, crop_size),
-                        scale=(min_scale, 1.0),
-                        resample="bicubic",
+                        size, scale=(min_scale, 1.0), resample="bicubic"
                     )
                 ]
             )
-            self.train_aug = K.AugmentationSequential(
-                *norm,
-                *crop,
-                K.RandomHorizontalFlip(),
-                K.RandomVerticalFlip(),
-                data_keys=None,
-                keepdim=True,
+            self.train_aug = batch_pipeline(
+                *norm, *crop, K.RandomHorizontalFlip(), K.RandomVerticalFlip()
             )
-        else:
-            self.train_aug = eval_aug
-
-    def _normalization(
-        self, kind: str, mean: list[float] | None, std: list[float] | None
-    ) -> list[K.IntensityAugmentationBase2D]:
-        """Build the normalisation step for the selected bands."""
-        if kind == "none":
-            return []
-        n = len(self.bands)
-        for name, value, table in (("mean", mean, FMOW_MEAN), ("std", std, FMOW_STD)):
-            if value is None:
-                unknown = [b for b in self.bands if canonical_band(b) not in table]
-                if unknown:
-                    raise ValueError(
-                        f"{name} is required for bands {unknown}: FMoW-Sentinel "
-                        f"statistics exist only for {list(table)}"
-                    )
-            elif len(value) != n:
-                raise ValueError(
-                    f"{name} has {len(value)} values but bands has {n}: "
-                    f"{list(self.bands)}"
-                )
-        mean_v = mean or [FMOW_MEAN[canonical_band(b)] for b in self.bands]
-        std_v = std or [FMOW_STD[canonical_band(b)] for b in self.bands]
-        if kind == "satmae":
-            return [SatMAENormalize(mean_v, std_v)]
-        return [K.Normalize(mean=mean_v, std=std_v)]
 
     def _selection(self) -> None:
         """Build or reuse the manifest (once)."""
@@ -239,7 +196,7 @@ class ContinentStratifiedDataModule(NonGeoDataModule):
             num_samples=hp["num_samples"],
             seed=hp["seed"],
             manifest_path=hp["manifest_path"],
-            regions=self.regions,
+            layer=self.layer,
             on_shortfall=hp["on_shortfall"],
         )
         self.manifest = selection.manifest.reset_index(drop=True)
@@ -253,7 +210,7 @@ class ContinentStratifiedDataModule(NonGeoDataModule):
     def _split(self) -> tuple[np.ndarray, np.ndarray]:
         """Return manifest row numbers of the train and validation sets."""
         assert self.manifest is not None
-        strata = self.manifest["stratum"].fillna(_UNASSIGNED).astype(str)
+        strata = self.manifest["stratum"].fillna(UNASSIGNED).astype(str)
         rng = np.random.default_rng(self.hparams["seed"])
         fraction = self.hparams["val_fraction"]
         val: list[np.ndarray] = []
@@ -270,7 +227,7 @@ class ContinentStratifiedDataModule(NonGeoDataModule):
         assert self.manifest is not None
         part = self.manifest.iloc[rows]
         strata = part["stratum"].astype(object).where(part["stratum"].notna(), None)
-        labels = [_UNASSIGNED if s in (None, "nan") else str(s) for s in strata]
+        labels = [UNASSIGNED if s in (None, "nan") else str(s) for s in strata]
         positions = self.pool.positions(part["sample_id"].tolist())
         channels = None
         if self.channels != list(range(len(self.pool.bands))):
@@ -348,36 +305,6 @@ class ContinentStratifiedDataModule(NonGeoDataModule):
             return []  # type: ignore[return-value]
         return self._dataloader_factory("val")
 
-    def on_after_batch_transfer(
-        self, batch: dict[str, Any], dataloader_idx: int
-    ) -> dict[str, Any]:
-        """Normalise and augment the images of a batch on the device.
-
-        Only ``image`` goes through the kornia pipeline; ``lon``, ``lat`` and
-        ``continent`` pass through unchanged.
-
-        Args:
-            batch: A batch of data.
-            dataloader_idx: The index of the dataloader the batch belongs to.
-
-        Returns:
-            The batch with transformed images.
-        """
-        if self.trainer:
-            if self.trainer.training:
-                split = "train"
-            elif self.trainer.validating or self.trainer.sanity_checking:
-                split = "val"
-            elif self.trainer.testing:
-                split = "test"
-            else:
-                split = "predict"
-            aug: Callable[[dict[str, Tensor]], dict[str, Tensor]] = (
-                self._valid_attribute(f"{split}_aug", "aug")
-            )
-            batch["image"] = aug({"image": batch["image"]})["image"]
-        return batch
-
     def transform(
         self, batch: Mapping[str, Any], train: bool = False
     ) -> dict[str, Any]:
@@ -390,8 +317,5 @@ class ContinentStratifiedDataModule(NonGeoDataModule):
         Returns:
             A copy of the batch with transformed images.
         """
-        aug = self.train_aug if train else self.aug
-        out = dict(batch)
-        assert aug is not None
-        out["image"] = aug({"image": batch["image"]})["image"]
-        return out
+        aug = self.train_aug if train and self.train_aug is not None else self.aug
+        return dict(aug(dict(batch)))

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import kornia.augmentation as K
 import torch
 from torch.utils.data import Subset
 from torchgeo.datamodules import NonGeoDataModule
 
-from ..bands import FMOW_MEAN, FMOW_STD, SATMAE_BANDS, canonical_band
-from ..datasets.synthetic_landcover import SyntheticLandCover
-from .transforms import SatMAENormalize
+from ..bands import SATMAE_BANDS
+from ..datasets import SyntheticLandCover
+from .transforms import batch_pipeline, build_normalization
 
 __all__ = ["SyntheticLandCoverDataModule"]
 
@@ -70,12 +68,7 @@ class SyntheticLandCoverDataModule(NonGeoDataModule):
                 f"{val_fraction} + {test_fraction}"
             )
         self.bands = tuple(bands) if bands is not None else SATMAE_BANDS
-        unknown = [b for b in self.bands if canonical_band(b) not in FMOW_MEAN]
-        if unknown:
-            raise ValueError(
-                f"bands {unknown} have no FMoW-Sentinel statistics; valid bands are "
-                f"{list(FMOW_MEAN)}"
-            )
+        norm = build_normalization("satmae", self.bands)
         super().__init__(
             SyntheticLandCover,
             batch_size,
@@ -88,18 +81,10 @@ class SyntheticLandCoverDataModule(NonGeoDataModule):
         self.val_fraction = val_fraction
         self.test_fraction = test_fraction
         self.split_seed = split_seed
-        mean = [FMOW_MEAN[canonical_band(b)] for b in self.bands]
-        std = [FMOW_STD[canonical_band(b)] for b in self.bands]
-        self.aug = K.AugmentationSequential(
-            SatMAENormalize(mean, std), data_keys=None, keepdim=True
-        )
+        self.aug = batch_pipeline(*norm)
         if augment:
-            self.train_aug = K.AugmentationSequential(
-                SatMAENormalize(mean, std),
-                K.RandomHorizontalFlip(),
-                K.RandomVerticalFlip(),
-                data_keys=None,
-                keepdim=True,
+            self.train_aug = batch_pipeline(
+                *norm, K.RandomHorizontalFlip(), K.RandomVerticalFlip()
             )
 
     def setup(self, stage: str) -> None:
@@ -122,24 +107,3 @@ class SyntheticLandCoverDataModule(NonGeoDataModule):
         self.val_dataset = Subset(dataset, val)
         self.test_dataset = Subset(dataset, test)
         self.predict_dataset = Subset(dataset, test)
-
-    def on_after_batch_transfer(
-        self, batch: dict[str, Any], dataloader_idx: int
-    ) -> Any:
-        """Normalise (and augment) the images only, keeping the labels as they are.
-
-        Args:
-            batch: A batch of data.
-            dataloader_idx: The index of the dataloader the batch belongs to.
-
-        Returns:
-            The batch with transformed images.
-        """
-        if self.trainer:
-            training = self.trainer.training
-            aug = (
-                self.train_aug if training and self.train_aug is not None else self.aug
-            )
-            assert aug is not None
-            batch["image"] = aug({"image": batch["image"]})["image"]
-        return batch

@@ -1,15 +1,35 @@
-"""Normalisations as kornia augmentations (usable in ``AugmentationSequential``)."""
+"""The datamodules' device-side pipelines: normalisations as kornia augmentations.
+
+Every datamodule of the package sets TorchGeo's ``aug`` / ``train_aug`` with
+:func:`batch_pipeline` and :func:`build_normalization`; TorchGeo's
+``on_after_batch_transfer`` applies them to whole batches on the device (keys
+kornia does not know, such as ``lon``, ``lat`` and ``continent``, pass through).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, Literal
 
 import kornia.augmentation as K
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
-__all__ = ["SatMAENormalize"]
+from ..bands import FMOW_MEAN, FMOW_STD, canonical_band
+
+__all__ = [
+    "NORMALIZATIONS",
+    "Normalization",
+    "SatMAENormalize",
+    "batch_pipeline",
+    "build_normalization",
+]
+
+#: What a datamodule's ``normalization`` may be.
+Normalization = Literal["satmae", "standard", "none"]
+
+#: Valid values of a datamodule's ``normalization``.
+NORMALIZATIONS: tuple[str, ...] = ("satmae", "standard", "none")
 
 
 class SatMAENormalize(K.IntensityAugmentationBase2D):
@@ -74,3 +94,78 @@ class SatMAENormalize(K.IntensityAugmentationBase2D):
         low = flags["low"].to(input)
         scale = flags["scale"].to(input)
         return ((input - low) / scale).clamp(0.0, 1.0)
+
+
+def build_normalization(
+    kind: str,
+    bands: Sequence[str],
+    mean: Sequence[float] | None = None,
+    std: Sequence[float] | None = None,
+) -> list[K.IntensityAugmentationBase2D]:
+    """Build a datamodule's normalisation step for its bands.
+
+    ``satmae`` is :class:`SatMAENormalize`, ``standard`` is ``(x - mean) / std``
+    (:class:`kornia.augmentation.Normalize`) and ``none`` is no step. A ``mean`` or
+    ``std`` left at ``None`` is looked up per band in the FMoW-Sentinel statistics
+    (:data:`~torchgeo_composition.bands.FMOW_MEAN`,
+    :data:`~torchgeo_composition.bands.FMOW_STD`).
+
+    Args:
+        kind: ``satmae``, ``standard`` or ``none``.
+        bands: Band names of the images, in channel order (may be empty when
+            ``mean`` and ``std`` are given).
+        mean: Per-band mean; ``None`` = FMoW-Sentinel statistics.
+        std: Per-band standard deviation; ``None`` = FMoW-Sentinel statistics.
+
+    Returns:
+        The steps to put in an ``AugmentationSequential`` (empty for ``none``).
+
+    Raises:
+        ValueError: If ``kind`` is unknown, statistics are missing for a band, or
+            ``mean`` / ``std`` do not have one value per band.
+    """
+    if kind not in NORMALIZATIONS:
+        raise ValueError(
+            f"normalization {kind!r} is not valid; valid choices are "
+            f"{list(NORMALIZATIONS)}"
+        )
+    if kind == "none":
+        return []
+    values: dict[str, list[float]] = {}
+    for name, value, table in (("mean", mean, FMOW_MEAN), ("std", std, FMOW_STD)):
+        if value is None:
+            unknown = [b for b in bands if canonical_band(b) not in table]
+            if not bands or unknown:
+                raise ValueError(
+                    f"normalization {kind!r} needs a {name} per band: give {name}, "
+                    f"bands {unknown or list(bands)} have no FMoW-Sentinel "
+                    f"statistics (they exist for {list(table)})"
+                )
+            values[name] = [table[canonical_band(b)] for b in bands]
+        elif bands and len(value) != len(bands):
+            raise ValueError(
+                f"{name} has {len(value)} values but bands has {len(bands)}: "
+                f"{list(bands)}"
+            )
+        else:
+            values[name] = [float(v) for v in value]
+    if kind == "satmae":
+        return [SatMAENormalize(values["mean"], values["std"])]
+    return [K.Normalize(mean=values["mean"], std=values["std"])]
+
+
+def batch_pipeline(
+    *steps: K.AugmentationBase2D,
+) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    """Chain kornia steps into a transform of whole batches (TorchGeo's ``aug``).
+
+    Args:
+        *steps: Kornia augmentations, applied in order.
+
+    Returns:
+        ``AugmentationSequential(*steps, data_keys=None, keepdim=True)``, or an
+        identity when there is no step (TorchGeo refuses an empty pipeline).
+    """
+    if not steps:
+        return nn.Identity()
+    return K.AugmentationSequential(*steps, data_keys=None, keepdim=True)
