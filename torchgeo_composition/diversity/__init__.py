@@ -7,7 +7,18 @@ entropy (:func:`categorical_entropy`) measures continent, biome or region shares
 :func:`correlate` tests a diversity measure against downstream results.
 """
 
-from .correlation import METHODS, CorrelationResult, correlate
+from .correlation import (
+    METHODS,
+    CorrelationResult,
+    correlate,
+    correlation_table,
+)
+from .correlation_report import (
+    CorrelationReport,
+    correlate_results,
+    correlation_markdown,
+    write_correlation,
+)
 from .entropy import UNIT_RANGE, categorical_entropy, spectral_entropy
 from .measure import (
     MEASURES,
@@ -32,12 +43,16 @@ __all__ = [
     "METHODS",
     "QUANTILES",
     "UNIT_RANGE",
+    "CorrelationReport",
     "CorrelationResult",
     "DiversityMeasure",
     "EntropyMeasurements",
     "SpectralEntropy",
     "categorical_entropy",
     "correlate",
+    "correlate_results",
+    "correlation_markdown",
+    "correlation_table",
     "create_measure",
     "list_measures",
     "measure",
@@ -48,5 +63,6 @@ __all__ = [
     "spectral_entropy",
     "summarize",
     "to_markdown",
+    "write_correlation",
     "write_report",
 ]

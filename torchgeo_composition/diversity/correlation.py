@@ -1,4 +1,8 @@
-"""Rank and linear correlation of a diversity measure with downstream results."""
+"""Rank and linear correlation of diversity measures with downstream results.
+
+:func:`correlate` tests one measure against one score; :func:`correlation_table`
+tests every diversity column of a results table against a score column.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +11,16 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
+import pandas as pd
 from scipy import stats
 
-__all__ = ["METHODS", "CorrelationResult", "correlate"]
+__all__ = [
+    "METHODS",
+    "TABLE_COLUMNS",
+    "CorrelationResult",
+    "correlate",
+    "correlation_table",
+]
 
 #: Correlation methods accepted by :func:`correlate`.
 METHODS = ("spearman", "pearson", "kendall")
@@ -99,3 +110,73 @@ def correlate(
     return CorrelationResult(
         rho=float(rho), p_value=float(p), n=int(xa.size), method=method
     )
+
+
+#: Columns of :func:`correlation_table`.
+TABLE_COLUMNS = ("measure", "method", "rho", "p_value", "n", "note")
+
+
+def correlation_table(
+    frame: pd.DataFrame,
+    x_columns: Sequence[str] | None,
+    y: str,
+    method: Literal["spearman", "pearson", "kendall"] = "spearman",
+    on_error: Literal["raise", "note"] = "raise",
+) -> pd.DataFrame:
+    """Correlate each diversity column of a results table with a score column.
+
+    Rows where either value of a pair is missing are left out of that pair; ``n``
+    counts the rows used.
+
+    Args:
+        frame: One row per pretraining set.
+        x_columns: Diversity columns; ``None`` for every numeric column but ``y``.
+        y: Score column.
+        method: ``"spearman"``, ``"pearson"`` or ``"kendall"``.
+        on_error: ``"raise"`` an undefined correlation (fewer than 3 pairs, a
+            constant column), or ``"note"`` it: the row then has NaN ``rho`` and
+            ``p_value`` and the reason in ``note``.
+
+    Returns:
+        One row per diversity column: ``measure`` (the column), ``method``,
+        ``rho``, ``p_value``, ``n`` and ``note`` (empty when defined).
+
+    Raises:
+        ValueError: If ``method`` or ``on_error`` is unknown, a column is missing
+            (the message lists the available ones) or not numeric, there is no
+            diversity column, or (``on_error="raise"``) a correlation is undefined.
+    """
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}; got {method!r}")
+    if on_error not in ("raise", "note"):
+        raise ValueError(f"on_error must be 'raise' or 'note'; got {on_error!r}")
+    columns = list(frame.columns)
+    missing = [c for c in [y, *(x_columns or [])] if c not in columns]
+    if missing:
+        raise ValueError(
+            f"column(s) {missing} not found in the results; available columns are "
+            f"{columns}"
+        )
+    numeric = pd.api.types.is_numeric_dtype
+    if x_columns is None:
+        x_columns = [c for c in columns if c != y and numeric(frame[c])]
+    if not x_columns:
+        raise ValueError(
+            f"no numeric diversity column besides y={y!r}; columns are {columns}"
+        )
+    for name in [y, *x_columns]:
+        if not numeric(frame[name]):
+            raise ValueError(f"column {name!r} is not numeric: {frame[name].tolist()}")
+    rows = []
+    for name in x_columns:
+        pairs = frame[[name, y]].dropna()
+        row = {"measure": name, "method": method, "n": len(pairs), "note": ""}
+        try:
+            res = correlate(pairs[name].to_numpy(), pairs[y].to_numpy(), method)
+        except ValueError as err:
+            if on_error == "raise":
+                raise ValueError(f"column {name!r} vs {y!r}: {err}") from err
+            rows.append(row | {"rho": np.nan, "p_value": np.nan, "note": str(err)})
+            continue
+        rows.append(row | {"rho": res.rho, "p_value": res.p_value})
+    return pd.DataFrame(rows, columns=list(TABLE_COLUMNS))
