@@ -42,7 +42,7 @@ def test_all_columns_default_out(results: Path) -> None:
     assert main([str(results), "--y", "score", "--method", "kendall"]) == 0
     out = results.with_name("results_correlation")
     table = pd.read_csv(out / "correlation.csv")
-    assert table["column"].tolist() == ["spectral_entropy", "continent_entropy"]
+    assert table["measure"].tolist() == ["spectral_entropy", "continent_entropy"]
     assert (out / "scatter_continent_entropy.png").exists()
 
 
@@ -74,3 +74,23 @@ def test_constant_column_and_missing_file(
     assert "undefined" in capsys.readouterr().err
     assert main([str(tmp_path / "nope.csv"), "--y", "score"]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_repeated_x_and_config_file(
+    results: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "repeated"
+    args = ["--y", "score", "--x", "continent_entropy", "--x", "spectral_entropy"]
+    assert main([str(results), *args, "--out", str(out)]) == 0
+    table = pd.read_csv(out / "correlation.csv")
+    assert table["measure"].tolist() == ["continent_entropy", "spectral_entropy"]
+    assert "| spectral_entropy" in capsys.readouterr().out
+    config = tmp_path / "correlate.yaml"
+    config.write_text(
+        f"results: {results}\ny: score\nx: [spectral_entropy]\n"
+        f"method: pearson\nout: {tmp_path / 'from_config'}\n"
+    )
+    assert main(["--config", str(config)]) == 0
+    table = pd.read_csv(tmp_path / "from_config" / "correlation.csv")
+    assert table["measure"].tolist() == ["spectral_entropy"]
+    assert table["method"].tolist() == ["pearson"]
