@@ -4,7 +4,7 @@ Times one training step (forward, backward, AdamW step) of
 :class:`~torchgeo_composition.models.GroupChannelMAE` (ViT-B, 96 px, patch 8,
 10 bands in 3 groups = 432 tokens, mask ratio 0.75, batch 8) against baselines
 measured in the same run. The headline row is the step ``SatMAETask`` takes (its
-optimizer is :func:`~torchgeo_composition.trainers.satmae.satmae_optimizer`, fused
+optimizer is :func:`~torchgeo_composition.trainers.optim.satmae_optimizer`, fused
 AdamW); the second row is the same model with torch's default AdamW, the optimizer
 every baseline (and the reference's training script) uses, so the model alone can
 be compared too:
@@ -52,7 +52,7 @@ from torch import Tensor, nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from torchgeo_composition.models import GroupChannelMAE, create_satmae
-from torchgeo_composition.trainers.satmae import satmae_optimizer
+from torchgeo_composition.trainers.optim import satmae_optimizer
 
 TARGET = 1.3
 GROUPS = ((0, 1, 2, 6), (3, 4, 5, 7), (8, 9))
