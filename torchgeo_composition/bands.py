@@ -29,17 +29,8 @@ S2_BANDS: tuple[str, ...] = (
 S2_L2A_BANDS: tuple[str, ...] = tuple(b for b in S2_BANDS if b != "B10")
 
 #: The 10 bands SatMAE is pretrained on (B1, B9 and B10 dropped).
-SATMAE_BANDS: tuple[str, ...] = (
-    "B2",
-    "B3",
-    "B4",
-    "B5",
-    "B6",
-    "B7",
-    "B8",
-    "B8A",
-    "B11",
-    "B12",
+SATMAE_BANDS: tuple[str, ...] = tuple(
+    b for b in S2_BANDS if b not in ("B1", "B9", "B10")
 )
 
 #: SatMAE's default channel groups over :data:`SATMAE_BANDS`: 10 m, red edge, SWIR.
@@ -67,23 +58,6 @@ S2_WAVELENGTHS_UM: dict[str, float] = {
     "B10": 1.375,
     "B11": 1.610,
     "B12": 2.190,
-}
-
-#: Ground sampling distance of each band in metres.
-S2_RESOLUTION_M: dict[str, int] = {
-    "B1": 60,
-    "B2": 10,
-    "B3": 10,
-    "B4": 10,
-    "B5": 20,
-    "B6": 20,
-    "B7": 20,
-    "B8": 10,
-    "B8A": 20,
-    "B9": 60,
-    "B10": 60,
-    "B11": 20,
-    "B12": 20,
 }
 
 #: FMoW-Sentinel per-band mean (digital numbers), as used by SatMAE.

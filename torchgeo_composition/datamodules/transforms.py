@@ -9,7 +9,7 @@ kornia does not know, such as ``lon``, ``lat`` and ``continent``, pass through).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import kornia.augmentation as K
 import torch
@@ -29,7 +29,7 @@ __all__ = [
 Normalization = Literal["satmae", "standard", "none"]
 
 #: Valid values of a datamodule's ``normalization``.
-NORMALIZATIONS: tuple[str, ...] = ("satmae", "standard", "none")
+NORMALIZATIONS: tuple[str, ...] = get_args(Normalization)
 
 
 class SatMAENormalize(K.IntensityAugmentationBase2D):

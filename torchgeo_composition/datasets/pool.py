@@ -8,10 +8,9 @@ import pandas as pd
 from torch import Tensor
 from torchgeo.datasets import NonGeoDataset
 
-__all__ = ["INDEX_COLUMNS", "PoolDataset"]
+from ..sampling import INDEX_COLUMNS, pool_fingerprint
 
-#: Columns of :meth:`PoolDataset.index`, in order.
-INDEX_COLUMNS: tuple[str, ...] = ("sample_id", "path", "lon", "lat")
+__all__ = ["INDEX_COLUMNS", "PoolDataset"]
 
 
 class PoolDataset(NonGeoDataset, ABC):
@@ -24,6 +23,8 @@ class PoolDataset(NonGeoDataset, ABC):
 
     Subclasses set :attr:`bands` and implement :meth:`index`, :meth:`__getitem__`
     and :meth:`__len__`. Position ``i`` of the dataset is row ``i`` of the index.
+    Every pool is a :class:`~torchgeo_composition.sampling.PoolLike`, the interface
+    the sampling functions take.
 
     A sample is a dict with ``image`` (float32 tensor of shape (C, H, W), channels in
     the order of :attr:`bands`), ``lon`` and ``lat`` (0-d float tensors, degrees).
@@ -37,9 +38,10 @@ class PoolDataset(NonGeoDataset, ABC):
         """Return the pool index.
 
         Returns:
-            A data frame with columns ``sample_id`` (str, unique), ``path`` (str,
-            relative to the pool root), ``lon`` and ``lat`` (float64, degrees,
-            EPSG:4326), one row per sample in dataset order.
+            A data frame with the :data:`INDEX_COLUMNS`: ``sample_id`` (str,
+            unique), ``path`` (str, relative to the pool root), ``lon`` and
+            ``lat`` (float64, degrees, EPSG:4326), one row per sample in dataset
+            order.
         """
 
     @abstractmethod
@@ -72,8 +74,6 @@ class PoolDataset(NonGeoDataset, ABC):
             The digest of :func:`torchgeo_composition.sampling.pool_fingerprint`
             over :meth:`index`.
         """
-        from ..sampling import pool_fingerprint
-
         return pool_fingerprint(self.index())
 
     def positions(self, sample_ids: pd.Series | list[str]) -> list[int]:

@@ -20,7 +20,7 @@ from ..bands import S2_BANDS
 from ..files import atomic_path, write_text
 from .chips import ChipFolder
 
-__all__ = ["CONTINENT_SHARES", "LAND_COVERS", "SyntheticSentinel2Pool"]
+__all__ = ["CONTINENT_SHARES", "LAND_COVERS", "SyntheticSentinel2Pool", "render_covers"]
 
 #: Land-cover classes and their typical top-of-atmosphere spectra (digital numbers,
 #: reflectance x 10000) in the 13-band order B1 ... B12.
@@ -97,21 +97,45 @@ def _land_points(
     return np.concatenate(lons)[:n], np.concatenate(lats)[:n]
 
 
-def _chip(continent: str, size: int, rng: np.random.Generator) -> np.ndarray:
-    """Simulate one 13-band uint16 chip of a few land covers plus noise."""
+def render_covers(
+    covers: np.ndarray, size: int, rng: np.random.Generator, lead: float = 0.0
+) -> tuple[np.ndarray, np.ndarray]:
+    """Simulate a 13-band chip whose pixels are shared among some land covers.
+
+    Each cover gets a smooth random field (4 x 4 noise, zoomed to ``size``); a pixel
+    shows the cover whose field is highest there, with that cover's spectrum of
+    :data:`LAND_COVERS`, a random brightness for the chip (0.85 to 1.15),
+    4 % multiplicative and 30 DN additive noise.
+
+    Args:
+        covers: Indices of the covers into :data:`LAND_COVERS`.
+        size: Height and width in pixels.
+        rng: Random generator (consumed in a fixed order).
+        lead: Added to the first cover's field, so that it tends to dominate.
+
+    Returns:
+        ``(cover, image)``: the cover index of every pixel (H, W) and the image
+        (13, H, W) in digital numbers, rounded and clipped to [1, 65535] (float64).
+    """
     spectra = np.asarray(list(LAND_COVERS.values()), dtype=np.float64)  # (K, 13)
-    mix, mean_covers = _MIX[continent]
-    k = int(np.clip(rng.poisson(mean_covers - 1) + 1, 1, 4))
-    covers = rng.choice(len(spectra), size=k, replace=False, p=np.asarray(mix))
     fields = np.stack(
-        [zoom(rng.normal(size=(4, 4)), size / 4, order=1) for _ in range(k)]
+        [zoom(rng.normal(size=(4, 4)), size / 4, order=1) for _ in covers]
     )
-    label = covers[np.argmax(fields, axis=0)]  # (H, W) cover index per pixel
-    brightness = rng.uniform(0.85, 1.15)
-    image = spectra[label].transpose(2, 0, 1) * brightness  # (13, H, W)
+    if lead:
+        fields[0] += lead
+    cover = covers[np.argmax(fields, axis=0)]  # (H, W) cover index per pixel
+    image = spectra[cover].transpose(2, 0, 1) * rng.uniform(0.85, 1.15)
     image *= 1 + 0.04 * rng.normal(size=image.shape)
     image += 30 * rng.normal(size=image.shape)
-    return np.clip(np.rint(image), 1, 65535).astype(np.uint16)
+    return cover, np.clip(np.rint(image), 1, 65535)
+
+
+def _chip(continent: str, size: int, rng: np.random.Generator) -> np.ndarray:
+    """Simulate one 13-band uint16 chip of a few land covers plus noise."""
+    mix, mean_covers = _MIX[continent]
+    k = int(np.clip(rng.poisson(mean_covers - 1) + 1, 1, 4))
+    covers = rng.choice(len(LAND_COVERS), size=k, replace=False, p=np.asarray(mix))
+    return render_covers(covers, size, rng)[1].astype(np.uint16)
 
 
 @lru_cache(maxsize=128)

@@ -6,12 +6,11 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
-from scipy.ndimage import zoom
 from torch import Tensor
 from torchgeo.datasets import NonGeoDataset
 
 from ..bands import S2_BANDS, band_indices
-from .synthetic import LAND_COVERS
+from .synthetic import LAND_COVERS, render_covers
 
 __all__ = ["SyntheticLandCover"]
 
@@ -23,10 +22,11 @@ class SyntheticLandCover(NonGeoDataset):
     (:class:`~torchgeo_composition.datasets.SyntheticSentinel2Pool`): every chip mixes
     one to three of the land covers of
     :data:`~torchgeo_composition.datasets.LAND_COVERS` (water, forest, cropland,
-    desert, urban, snow) with the same spectra, brightness variation and noise as the
-    demo pool, and its label is the cover occupying most pixels. Chips are generated
-    in memory from ``seed`` (the same arguments always give the same samples) and
-    classes are balanced: sample ``i`` is dominated by class ``i mod 6``.
+    desert, urban, snow) simulated like the demo pool's chips
+    (:func:`~torchgeo_composition.datasets.synthetic.render_covers`), and its label
+    is the cover occupying most pixels. Chips are generated in memory from ``seed``
+    (the same arguments always give the same samples) and classes are balanced:
+    sample ``i`` is dominated by class ``i mod 6``.
 
     Samples are dicts with ``image`` (C, H, W) float32 digital numbers (reflectance
     x 10000, like the pool) and ``label`` (0-d int64 tensor, the index of the class in
@@ -81,26 +81,16 @@ class SyntheticLandCover(NonGeoDataset):
         cls, num_samples: int, size: int, seed: int
     ) -> tuple[np.ndarray, np.ndarray]:
         """Simulate all chips and their labels."""
-        spectra = np.asarray(list(LAND_COVERS.values()), dtype=np.float64)  # (K, 13)
-        k_classes = len(spectra)
-        images = np.empty((num_samples, spectra.shape[1], size, size), np.float32)
+        k_classes = len(cls.classes)
+        images = np.empty((num_samples, len(S2_BANDS), size, size), np.float32)
         labels = np.empty(num_samples, dtype=np.int64)
         for i in range(num_samples):
             rng = np.random.default_rng([seed, i])
             target = i % k_classes
             others = rng.permutation([c for c in range(k_classes) if c != target])
             covers = np.concatenate([[target], others[: rng.integers(0, 3)]])
-            fields = np.stack(
-                [zoom(rng.normal(size=(4, 4)), size / 4, order=1) for _ in covers]
-            )
-            fields[0] += 0.6  # the target cover tends to dominate
-            cover = covers[np.argmax(fields, axis=0)]  # (H, W)
-            counts = np.bincount(cover.ravel(), minlength=k_classes)
-            labels[i] = int(np.argmax(counts))
-            image = spectra[cover].transpose(2, 0, 1) * rng.uniform(0.85, 1.15)
-            image *= 1 + 0.04 * rng.normal(size=image.shape)
-            image += 30 * rng.normal(size=image.shape)
-            images[i] = np.clip(np.rint(image), 1, 65535)
+            cover, images[i] = render_covers(covers, size, rng, lead=0.6)
+            labels[i] = int(np.argmax(np.bincount(cover.ravel(), minlength=k_classes)))
         return images, labels
 
     def __len__(self) -> int:

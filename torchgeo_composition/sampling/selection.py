@@ -6,7 +6,7 @@ import hashlib
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import numpy as np
 import pandas as pd
@@ -32,7 +32,7 @@ __all__ = [
 ShortfallPolicy = Literal["error", "redistribute", "replace"]
 
 #: Valid values of ``on_shortfall``.
-SHORTFALL_POLICIES: tuple[str, ...] = ("error", "redistribute", "replace")
+SHORTFALL_POLICIES: tuple[str, ...] = get_args(ShortfallPolicy)
 
 #: Columns of a manifest, in order: the pool index columns plus the stratum.
 MANIFEST_COLUMNS: tuple[str, ...] = (*INDEX_COLUMNS, STRATUM)
