@@ -52,8 +52,7 @@ def test_preset_shapes(name: str) -> None:
     assert sd["decoder_pred.0.weight"] == (4 * 64, dd)
     assert sd["decoder_pred.2.weight"] == (2 * 64, dd)
     assert (
-        sum(k.endswith("attn.qkv.weight") for k in sd)
-        == cfg.depth + cfg.decoder_depth
+        sum(k.endswith("attn.qkv.weight") for k in sd) == cfg.depth + cfg.decoder_depth
     )
     enc = {k: tuple(v.shape) for k, v in encoder.state_dict().items()}
     assert enc["channel_cls_embed"] == (1, 1, cd)
