@@ -6,8 +6,7 @@ import pytest
 import torch
 
 from tests.data.chips import make_chip_folder, write_chip
-from torchgeo_composition.datasets import ChipFolder, PoolDataset
-from torchgeo_composition.datasets._index import INDEX_FILENAME
+from torchgeo_composition.datasets import ChipFolder, PoolDataset, indexing
 
 
 def test_utm_uint16(tmp_path: Path) -> None:
@@ -67,7 +66,7 @@ def test_index_cache_hit_and_rebuild(
 ) -> None:
     root = make_chip_folder(tmp_path, ["europe"], per_continent=2)
     ChipFolder(root)
-    cache = root / INDEX_FILENAME
+    cache = root / ".tgc_index.parquet"
     assert cache.exists()
     calls = []
     import torchgeo_composition.datasets.chips as chips
@@ -135,13 +134,10 @@ def test_fill_value_must_be_finite(tmp_path: Path) -> None:
 
 
 def test_process_pool_indexing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import torchgeo_composition.datasets._index as index_module
-
     root = make_chip_folder(tmp_path / "pool", ["europe", "oceania"], per_continent=3)
     threads = ChipFolder(root, index_workers=2).index()
-    (root / INDEX_FILENAME).unlink()
-    monkeypatch.setattr(index_module, "PROCESS_THRESHOLD", 1)
-    monkeypatch.setattr(index_module, "_CHUNK", 2)
+    (root / ".tgc_index.parquet").unlink()
+    monkeypatch.setattr(indexing, "PROCESS_THRESHOLD", 1)
     processes = ChipFolder(root, index_workers=2).index()
     assert processes.equals(threads)
     (root / "zz_bad.tif").write_text("not a raster")

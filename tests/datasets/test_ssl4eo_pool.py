@@ -5,7 +5,6 @@ from torchgeo.datasets import DatasetNotFoundError
 
 from tests.data.ssl4eo_s12 import make_ssl4eo_s12
 from torchgeo_composition.datasets import SSL4EOS12Pool
-from torchgeo_composition.datasets._index import INDEX_FILENAME
 
 POINTS = [(10.0, 50.0), (-60.0, -10.0), (135.0, -25.0)]
 
@@ -19,7 +18,7 @@ def test_index_lonlat_and_sample(tmp_path: Path) -> None:
     assert index["path"][1] == "s2c/0000001"
     for (lon, lat), row in zip(POINTS, index.itertuples(), strict=True):
         assert (row.lon, row.lat) == pytest.approx((lon, lat), abs=1e-6)
-    assert (tmp_path / "s2c" / INDEX_FILENAME).exists()
+    assert (tmp_path / "s2c" / ".tgc_index.parquet").exists()
     sample = pool[1]
     assert sample["image"].shape == (3, 264, 264)
     assert float(sample["lon"]) == pytest.approx(-60.0, abs=1e-4)

@@ -5,16 +5,24 @@ from .raster import StratifiedRasterDataModule
 from .sampler import ShardedManifestSampler, shard_sizes
 from .stratified import ContinentStratifiedDataModule, ManifestDataset
 from .synthetic_landcover import SyntheticLandCoverDataModule
-from .transforms import SatMAENormalize
+from .transforms import (
+    NORMALIZATIONS,
+    SatMAENormalize,
+    batch_pipeline,
+    build_normalization,
+)
 
 __all__ = [
+    "NORMALIZATIONS",
     "ContinentStratifiedDataModule",
     "ManifestDataset",
     "SatMAENormalize",
     "ShardedManifestSampler",
     "StratifiedRasterDataModule",
     "SyntheticLandCoverDataModule",
+    "batch_pipeline",
     "build_manifest",
+    "build_normalization",
     "shard_sizes",
     "stratified_index",
 ]

@@ -15,7 +15,7 @@ from rasterio.enums import Resampling
 from torch import Tensor
 
 from ..bands import S2_BANDS, band_indices
-from ._index import (
+from .indexing import (
     GDAL_OPTIONS,
     INDEX_FILENAME,
     cached_index,
@@ -23,7 +23,7 @@ from ._index import (
     read_raster_headers,
     scan_files,
 )
-from ._index import signature as files_signature
+from .indexing import signature as files_signature
 from .pool import INDEX_COLUMNS, PoolDataset
 
 __all__ = ["ChipFolder"]

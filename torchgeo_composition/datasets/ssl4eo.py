@@ -15,7 +15,7 @@ from torch import Tensor
 from torchgeo.datasets import SSL4EOS12
 
 from ..bands import band_indices
-from ._index import (
+from .indexing import (
     INDEX_FILENAME,
     cached_index,
     check_lonlat,

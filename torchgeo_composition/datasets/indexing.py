@@ -1,4 +1,11 @@
-"""Parallel, cached indexing of folders of rasters (CRS + bounds, no pixel reads)."""
+"""Parallel, cached indexing of folders of rasters (CRS + bounds, no pixel reads).
+
+The building blocks of a pool's :meth:`~torchgeo_composition.datasets.PoolDataset.index`
+over files: :func:`scan_files` lists them, :func:`signature` fingerprints the
+listing, :func:`read_raster_headers` finds every file's centre in longitude and
+latitude, and :func:`cached_index` keeps the result in the pool's folder until the
+files change.
+"""
 
 from __future__ import annotations
 
