@@ -27,11 +27,12 @@ from .measure import (
     list_measures,
     register_measure,
 )
+from .measurements import EntropyMeasurements, Measurements, measure
 from .plots import plot_band_entropy, plot_correlation, plot_stratum_distributions
 from .report import (
     QUANTILES,
-    EntropyMeasurements,
-    measure,
+    PredictSource,
+    diversity_report,
     summarize,
     to_markdown,
     write_report,
@@ -47,6 +48,8 @@ __all__ = [
     "CorrelationResult",
     "DiversityMeasure",
     "EntropyMeasurements",
+    "Measurements",
+    "PredictSource",
     "SpectralEntropy",
     "categorical_entropy",
     "correlate",
@@ -54,6 +57,7 @@ __all__ = [
     "correlation_markdown",
     "correlation_table",
     "create_measure",
+    "diversity_report",
     "list_measures",
     "measure",
     "plot_band_entropy",

@@ -68,6 +68,8 @@ class DiversityMeasure(Metric):
     name: ClassVar[str] = ""
     #: Human-readable label of the values (axes, table titles).
     label: ClassVar[str] = ""
+    #: Short name used in file names (report figures); empty means :attr:`name`.
+    stem: ClassVar[str] = ""
 
     count: Tensor
     total: Tensor

@@ -100,14 +100,16 @@ def plot_band_entropy(
     values: Sequence[float] | np.ndarray,
     path: str | os.PathLike[str],
     max_entropy: float | None = None,
+    ylabel: str = "mean spectral entropy (nats)",
 ) -> Path:
-    """Bar chart of the mean per-band spectral entropy.
+    """Bar chart of the mean per-band value of a measure (spectral entropy).
 
     Args:
         bands: Band names.
-        values: Mean entropy per band (nats).
+        values: Mean value per band (nats for the entropy).
         path: Output image path.
-        max_entropy: Optional upper bound ``ln(bins)`` drawn as a line.
+        max_entropy: Optional upper bound (``ln(bins)``) drawn as a line.
+        ylabel: Axis label of the values.
 
     Returns:
         ``path`` as a :class:`~pathlib.Path`.
@@ -116,8 +118,8 @@ def plot_band_entropy(
     ax = fig.add_subplot()
     ax.bar(list(bands), np.asarray(values, float), color="tab:green")
     if max_entropy is not None:
-        ax.axhline(max_entropy, color="gray", linestyle=":", label="ln(bins)")
+        ax.axhline(max_entropy, color="gray", linestyle=":", label="upper bound")
         ax.legend(loc="lower right")
-    ax.set_ylabel("mean spectral entropy (nats)")
+    ax.set_ylabel(ylabel)
     ax.set_xlabel("band")
     return save_figure(fig, path)

@@ -1,10 +1,16 @@
-"""Diversity report of a pretraining set: spectral entropy overall, per stratum and band.
+"""Diversity report of a pretraining set: every measure overall, per stratum and band.
 
-:func:`measure` reads a dataset through DataLoader workers and computes the
-per-sample and per-band spectral entropy of every (or a seeded subset of) sample;
-:func:`summarize` turns the measurements into a JSON-friendly report (with the
-continent and region-layer entropy of the measured samples); :func:`write_report`
-writes it as JSON, a Markdown table, a per-sample CSV and two figures.
+:func:`diversity_report` is the whole report in one call: it measures the predict
+set of a datamodule-like source (:class:`PredictSource`) with the configured
+measures, summarises and writes it. Its parts: :func:`measure` (in
+:mod:`~torchgeo_composition.diversity.measurements`) reads a dataset through
+DataLoader workers; :func:`summarize` turns the measurements into a JSON-friendly
+report (with the continent and region-layer entropy of the measured samples);
+:func:`write_report` writes it as JSON, Markdown, a per-sample CSV and two figures.
+
+The first measure is the report's headline: its statistics per stratum and per
+band (``per_stratum``, ``per_band``) and its figures; every measure ``name`` has
+its overall statistics under ``report[name]`` and a per-sample column.
 """
 
 from __future__ import annotations
@@ -13,166 +19,76 @@ import json
 import math
 import os
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
 import torch
 from torch import Tensor
-from torch.utils.data import DataLoader, Dataset, Subset
-from tqdm.auto import tqdm
+from torch.utils.data import Dataset
 
 from ..files import write_text
-from .entropy import UNIT_RANGE, categorical_entropy, spectral_entropy
+from ..geography import RegionLayer, continent_of
+from ..tables import markdown_table
+from .entropy import categorical_entropy
+from .measure import DiversityMeasure
+from .measurements import EntropyMeasurements, Measurements, measure
 from .plots import plot_band_entropy, plot_stratum_distributions
 
 __all__ = [
     "QUANTILES",
     "EntropyMeasurements",
+    "Measurements",
+    "PredictSource",
+    "diversity_report",
     "measure",
     "summarize",
     "to_markdown",
     "write_report",
 ]
 
-#: Quantiles of the per-sample entropy given in reports.
+#: Quantiles of the per-sample values given in reports.
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 
+#: Statistics of a group of samples, in table order.
+STAT_COLUMNS = (
+    "n",
+    "empty",
+    "mean",
+    "std",
+    "min",
+    *[f"q{round(q * 100):02d}" for q in QUANTILES],
+    "max",
+)
 
-@dataclass(frozen=True)
-class EntropyMeasurements:
-    """Per-sample results of :func:`measure`.
 
-    Attributes:
-        positions: Dataset position of each measured sample.
-        per_band: Spectral entropy (N, C) in nats, NaN for bands without data.
-        strata: Stratum of each sample (``None`` when the dataset has none).
-        lon: Longitude of each sample (NaN when the dataset has none).
-        lat: Latitude of each sample (NaN when the dataset has none).
+class PredictSource(Protocol):
+    """A datamodule-like source of samples to measure (e.g. a TorchGeo datamodule).
+
+    ``setup("predict")`` builds :attr:`predict_dataset` (sample dicts with
+    ``image`` and optionally ``lon``, ``lat`` and ``continent``); :attr:`aug`
+    transforms a batch dict on the device as the model would see it.
     """
-
-    positions: np.ndarray
-    per_band: np.ndarray
-    strata: list[str | None]
-    lon: np.ndarray
-    lat: np.ndarray
 
     @property
-    def per_sample(self) -> np.ndarray:
-        """Mean over the bands with data, shape (N,); NaN for samples without data."""
-        if self.per_band.size == 0:
-            return np.zeros(len(self.per_band))
-        valid = ~np.isnan(self.per_band)
-        total = np.where(valid, self.per_band, 0.0).sum(axis=1)
-        count = valid.sum(axis=1)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return np.where(count > 0, total / np.maximum(count, 1), np.nan)
+    def bands(self) -> Sequence[str]:
+        """Band names, in channel order."""
+        ...
 
-    def to_frame(self) -> pd.DataFrame:
-        """Return one row per sample: position, stratum, lon, lat, entropy.
+    @property
+    def predict_dataset(self) -> Dataset[dict[str, Any]] | None:
+        """The samples to measure (after ``setup("predict")``)."""
+        ...
 
-        Returns:
-            The per-sample table.
-        """
-        return pd.DataFrame(
-            {
-                "position": self.positions,
-                "stratum": self.strata,
-                "lon": self.lon,
-                "lat": self.lat,
-                "spectral_entropy": self.per_sample,
-            }
-        )
+    @property
+    def aug(self) -> Callable[[dict[str, Tensor]], dict[str, Tensor]]:
+        """The evaluation transform of a batch dict."""
+        ...
 
-
-def _collate(samples: list[dict[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {"image": torch.stack([s["image"] for s in samples])}
-    for key in ("lon", "lat"):
-        out[key] = [float(s[key]) if key in s else math.nan for s in samples]
-    out["stratum"] = [s.get("continent") for s in samples]
-    return out
-
-
-def measure(
-    dataset: Dataset[dict[str, Any]],
-    bins: int = 32,
-    value_range: tuple[float, float] | None = UNIT_RANGE,
-    transform: Callable[[Tensor], Tensor] | None = None,
-    num_samples: int | None = None,
-    seed: int = 0,
-    batch_size: int = 32,
-    num_workers: int = 0,
-    device: str | torch.device = "cpu",
-    progress: bool | None = None,
-) -> EntropyMeasurements:
-    """Measure the spectral entropy of the samples of a dataset.
-
-    Args:
-        dataset: Map-style dataset of sample dicts with ``image`` (C, H, W), and
-            optionally ``lon``, ``lat`` and ``continent`` (the stratum).
-        bins: Histogram bins per band.
-        value_range: Histogram range (see
-            :func:`~torchgeo_composition.diversity.spectral_entropy`).
-        transform: Applied to each batch of images (B, C, H, W) on ``device``
-            before measuring, e.g. the normalisation the model sees.
-        num_samples: Measure a random subset of this many samples (without
-            replacement, seeded by ``seed``); ``None`` measures all.
-        seed: Seed of the subset.
-        batch_size: Samples per batch.
-        num_workers: DataLoader worker processes reading in parallel.
-        device: Device to compute on.
-        progress: Show a progress bar; ``None`` shows it on a terminal only.
-
-    Returns:
-        The per-sample measurements, in dataset order.
-
-    Raises:
-        ValueError: If ``num_samples`` is not in [1, len(dataset)], or
-            ``batch_size`` / ``num_workers`` is invalid.
-    """
-    size = len(dataset)  # type: ignore[arg-type]
-    if num_samples is not None and not 1 <= num_samples <= size:
-        raise ValueError(
-            f"num_samples must be between 1 and the dataset size {size}; got "
-            f"{num_samples}"
-        )
-    if batch_size < 1 or num_workers < 0:
-        raise ValueError(
-            f"batch_size must be >= 1 and num_workers >= 0; got {batch_size}, "
-            f"{num_workers}"
-        )
-    positions = np.arange(size)
-    if num_samples is not None and num_samples < size:
-        rng = np.random.default_rng(seed)
-        positions = np.sort(rng.choice(size, num_samples, replace=False))
-    loader = DataLoader(
-        Subset(dataset, positions.tolist()),
-        batch_size=batch_size,
-        num_workers=num_workers,
-        collate_fn=_collate,
-    )
-    per_band, strata, lon, lat = [], [], [], []
-    disable = None if progress is None else not progress
-    for batch in tqdm(loader, desc="spectral entropy", unit="batch", disable=disable):
-        images = batch["image"].to(device)
-        if transform is not None:
-            images = transform(images)
-        per_band.append(
-            spectral_entropy(images, bins, value_range, reduction="none").cpu()
-        )
-        strata += [None if s is None else str(s) for s in batch["stratum"]]
-        lon += batch["lon"]
-        lat += batch["lat"]
-    values = torch.cat(per_band).double().numpy() if per_band else np.zeros((0, 0))
-    return EntropyMeasurements(
-        positions=positions,
-        per_band=values,
-        strata=strata,
-        lon=np.asarray(lon, dtype=np.float64),
-        lat=np.asarray(lat, dtype=np.float64),
-    )
+    def setup(self, stage: str) -> None:
+        """Build the datasets of ``stage``."""
+        ...
 
 
 def _stats(values: np.ndarray) -> dict[str, Any]:
@@ -192,8 +108,15 @@ def _stats(values: np.ndarray) -> dict[str, Any]:
     return out
 
 
+def _shares(labels: Sequence[str | None]) -> tuple[dict[str, int], float | None]:
+    counts = pd.Series(list(labels), dtype=object).dropna().value_counts()
+    counts = counts.sort_index()
+    entropy = categorical_entropy(counts.to_numpy()) if len(counts) else None
+    return {str(k): int(v) for k, v in counts.items()}, entropy
+
+
 def summarize(
-    measurements: EntropyMeasurements,
+    measurements: Measurements,
     bands: Sequence[str] | None = None,
     settings: Mapping[str, Any] | None = None,
     regions: Sequence[str | None] | None = None,
@@ -204,79 +127,77 @@ def summarize(
     Args:
         measurements: Per-sample results.
         bands: Band names (default ``band0``, ``band1`` ...).
-        settings: Parameters to record (bins, range, source ...).
+        settings: Parameters to record (source, subset ...).
         regions: Region-layer label of each measured sample; adds the shares and
             entropy of that layer.
         region_name: Name of the region layer.
 
     Returns:
-        JSON-friendly report: ``spectral_entropy`` (overall statistics),
-        ``per_stratum``, ``per_band``, ``continent_entropy_nats``,
-        ``stratum_counts`` and ``region`` (when given).
+        JSON-friendly report: ``settings``, ``num_samples``, ``measures`` (name
+        -> label and parameters), one entry of overall statistics per measure
+        name, the headline measure's ``per_stratum`` and ``per_band``,
+        ``stratum_counts``, ``continent_counts`` and ``continent_entropy_nats``,
+        and ``region`` (when given).
 
     Raises:
         ValueError: If ``bands`` does not match the number of bands measured.
     """
-    from ..geography import continent_of
-
-    per_sample = measurements.per_sample
-    channels = measurements.per_band.shape[1] if measurements.per_band.ndim == 2 else 0
+    head = measurements.measures[0].name
+    banded = measurements.per_band.get(head)
+    channels = 0 if banded is None else banded.shape[1]
     names = list(bands) if bands is not None else [f"band{i}" for i in range(channels)]
-    if len(names) != channels:
+    if banded is not None and len(names) != channels:
         raise ValueError(
             f"bands has {len(names)} names but the images have {channels} bands"
         )
     report: dict[str, Any] = {
         "settings": dict(settings or {}),
-        "num_samples": len(per_sample),
-        "spectral_entropy": _stats(per_sample),
+        "num_samples": len(measurements.positions),
+        "measures": {
+            m.name: {"label": m.label, **m.settings} for m in measurements.measures
+        },
     }
+    for m in measurements.measures:
+        report[m.name] = _stats(measurements.values[m.name])
     strata = pd.Series(measurements.strata, dtype=object)
-    per_stratum = {}
-    for name in sorted({s for s in strata if s is not None}):
-        per_stratum[name] = _stats(per_sample[(strata == name).to_numpy()])
-    report["per_stratum"] = per_stratum
-    report["stratum_counts"] = {k: v["n"] + v["empty"] for k, v in per_stratum.items()}
-    with np.errstate(invalid="ignore"):
-        band_means = [
-            float(np.nanmean(col)) if np.isfinite(col).any() else None
-            for col in measurements.per_band.T
-        ]
-    report["per_band"] = dict(zip(names, band_means, strict=True))
+    values = measurements.values[head]
+    report["per_stratum"] = {
+        name: _stats(values[(strata == name).to_numpy()])
+        for name in sorted({s for s in strata if s is not None})
+    }
+    report["stratum_counts"] = {
+        k: v["n"] + v["empty"] for k, v in report["per_stratum"].items()
+    }
+    report["per_band"] = {}
+    if banded is not None:
+        with np.errstate(invalid="ignore"):
+            report["per_band"] = {
+                name: float(np.nanmean(col)) if np.isfinite(col).any() else None
+                for name, col in zip(names, banded.T, strict=True)
+            }
     located = np.isfinite(measurements.lon) & np.isfinite(measurements.lat)
     if located.any():
-        continents = [
-            c
-            for c in continent_of(measurements.lon[located], measurements.lat[located])
-            if c is not None
-        ]
-        counts = pd.Series(continents, dtype=object).value_counts().sort_index()
-        report["continent_counts"] = {str(k): int(v) for k, v in counts.items()}
-        report["continent_entropy_nats"] = (
-            categorical_entropy(counts.to_numpy()) if len(counts) else None
-        )
+        continents = continent_of(measurements.lon[located], measurements.lat[located])
+        counts, entropy = _shares(list(continents))
+        report["continent_counts"] = counts
+        report["continent_entropy_nats"] = entropy
     if regions is not None:
-        labels = pd.Series(list(regions), dtype=object).dropna()
-        counts = labels.value_counts().sort_index()
+        counts, entropy = _shares(regions)
         report["region"] = {
             "name": region_name,
-            "counts": {str(k): int(v) for k, v in counts.items()},
-            "unassigned": int(len(regions) - len(labels)),
-            "entropy_nats": categorical_entropy(counts.to_numpy())
-            if len(counts)
-            else None,
+            "counts": counts,
+            "unassigned": int(len(regions) - sum(counts.values())),
+            "entropy_nats": entropy,
         }
     return report
 
 
-def _fmt(value: Any) -> str:
-    return (
-        "-"
-        if value is None
-        else f"{value:.3f}"
-        if isinstance(value, float)
-        else str(value)
+def _table(rows: Mapping[str, Mapping[str, Any]], first: str) -> str:
+    frame = pd.DataFrame(
+        [[name, *(stats.get(c) for c in STAT_COLUMNS)] for name, stats in rows.items()],
+        columns=[first, *STAT_COLUMNS],
     )
+    return markdown_table(frame)
 
 
 def to_markdown(report: Mapping[str, Any]) -> str:
@@ -286,31 +207,28 @@ def to_markdown(report: Mapping[str, Any]) -> str:
         report: Output of :func:`summarize`.
 
     Returns:
-        Markdown text.
+        Markdown text: the headline measure overall and per stratum, its mean per
+        band, the other measures overall, the composition entropies and settings.
     """
-    cols = [
-        "n",
-        "empty",
-        "mean",
-        "std",
-        "min",
-        *[f"q{round(q * 100):02d}" for q in QUANTILES],
-        "max",
-    ]
+    head, *others = report["measures"]
+    label = str(report["measures"][head].get("label") or head)
     lines = [
-        "# Spectral entropy (nats)",
+        f"# {label[:1].upper()}{label[1:]}",
         "",
-        "| stratum | " + " | ".join(cols) + " |",
-        "|---|" + "---:|" * len(cols),
+        _table({"all": report[head], **report["per_stratum"]}, "stratum"),
+        "",
     ]
-    rows = {"all": report["spectral_entropy"], **report["per_stratum"]}
-    for name, stats in rows.items():
-        lines.append(
-            f"| {name} | " + " | ".join(_fmt(stats.get(c)) for c in cols) + " |"
+    if report["per_band"]:
+        bands = pd.DataFrame(
+            {
+                "band": list(report["per_band"]),
+                "mean": list(report["per_band"].values()),
+            }
         )
-    lines += ["", "| band | mean entropy |", "|---|---:|"]
-    lines += [f"| {b} | {_fmt(v)} |" for b, v in report["per_band"].items()]
-    lines.append("")
+        lines += [markdown_table(bands), ""]
+    if others:
+        lines += ["# Other measures", ""]
+        lines += [_table({m: report[m] for m in others}, "measure"), ""]
     if report.get("continent_entropy_nats") is not None:
         lines.append(f"Continent entropy: {report['continent_entropy_nats']:.3f} nats")
     region = report.get("region")
@@ -324,13 +242,14 @@ def to_markdown(report: Mapping[str, Any]) -> str:
 
 def write_report(
     report: Mapping[str, Any],
-    measurements: EntropyMeasurements,
+    measurements: Measurements,
     out_dir: str | os.PathLike[str],
 ) -> dict[str, Path]:
     """Write a report (atomically, file by file) into ``out_dir``.
 
-    Files: ``diversity.json``, ``diversity.md``, ``per_sample.csv``,
-    ``entropy_by_stratum.png`` and ``entropy_by_band.png``.
+    Files: ``diversity.json``, ``diversity.md``, ``per_sample.csv`` and, for the
+    headline measure (file stem ``s``, e.g. ``entropy``), ``s_by_stratum.png`` and,
+    when band-resolved, ``s_by_band.png``.
 
     Args:
         report: Output of :func:`summarize`.
@@ -341,12 +260,11 @@ def write_report(
         Kind -> written path.
     """
     out = Path(out_dir)
-    per_sample = measurements.per_sample
+    head: DiversityMeasure = measurements.measures[0]
+    stem = head.stem or head.name
+    values = measurements.values[head.name]
     strata = np.asarray(measurements.strata, dtype=object)
-    groups = {"all": per_sample}
-    for name in report["per_stratum"]:
-        groups[name] = per_sample[strata == name]
-    bins = report.get("settings", {}).get("bins")
+    groups = {"all": values} | {s: values[strata == s] for s in report["per_stratum"]}
     paths = {
         "json": write_text(out / "diversity.json", json.dumps(report, indent=2) + "\n"),
         "markdown": write_text(out / "diversity.md", to_markdown(report)),
@@ -354,13 +272,91 @@ def write_report(
             out / "per_sample.csv", measurements.to_frame().to_csv(index=False)
         ),
         "by_stratum": plot_stratum_distributions(
-            groups, out / "entropy_by_stratum.png"
-        ),
-        "by_band": plot_band_entropy(
-            list(report["per_band"]),
-            [math.nan if v is None else v for v in report["per_band"].values()],
-            out / "entropy_by_band.png",
-            max_entropy=math.log(bins) if bins else None,
+            groups,
+            out / f"{stem}_by_stratum.png",
+            ylabel=f"per-sample {head.label or head.name}",
         ),
     }
+    if report["per_band"]:
+        paths["by_band"] = plot_band_entropy(
+            list(report["per_band"]),
+            [math.nan if v is None else v for v in report["per_band"].values()],
+            out / f"{stem}_by_band.png",
+            max_entropy=head.upper_bound,
+            ylabel=f"mean {head.label or head.name}",
+        )
     return paths
+
+
+def diversity_report(
+    data: PredictSource,
+    out_dir: str | os.PathLike[str] = "diversity_report",
+    measures: Sequence[DiversityMeasure] | None = None,
+    num_samples: int | None = None,
+    seed: int = 0,
+    layer: RegionLayer | None = None,
+    batch_size: int = 32,
+    num_workers: int = 0,
+    device: str = "cpu",
+    settings: Mapping[str, Any] | None = None,
+    progress: bool | None = None,
+) -> tuple[dict[str, Any], dict[str, Path]]:
+    """Measure the predict set of a source with every measure and write the report.
+
+    The images are measured after the source's evaluation transform (``aug``:
+    its normalisation and resize, as the model sees them).
+
+    Args:
+        data: A datamodule (or another :class:`PredictSource`).
+        out_dir: Output folder.
+        measures: The measures, with distinct names; ``None`` takes
+            :class:`~torchgeo_composition.diversity.SpectralEntropy` with its
+            defaults. The first one is the headline.
+        num_samples: Measure a seeded random subset of this many samples.
+        seed: Seed of the subset.
+        layer: Region layer whose shares and entropy are added to the report.
+        batch_size: Samples per batch.
+        num_workers: DataLoader worker processes.
+        device: Device to compute on (``cpu``, ``cuda`` ...).
+        settings: Extra parameters to record in the report's ``settings``.
+        progress: Show a progress bar; ``None`` shows it on a terminal only.
+
+    Returns:
+        The report (see :func:`summarize`) and the written paths.
+
+    Raises:
+        ValueError: If the source has no samples or an argument is invalid.
+    """
+    data.setup("predict")
+    dataset = data.predict_dataset
+    if dataset is None:
+        raise ValueError(f"{type(data).__name__} set up no samples to measure")
+    aug = data.aug
+
+    def transform(images: Tensor) -> Tensor:
+        return aug({"image": images})["image"]
+
+    measurements = measure(
+        dataset,
+        transform=transform,
+        num_samples=num_samples,
+        seed=seed,
+        batch_size=batch_size,
+        num_workers=num_workers,
+        device=torch.device(device),
+        progress=progress,
+        measures=measures,
+    )
+    pool = getattr(data, "pool", None)
+    source = type(data).__name__ + (f"({type(pool).__name__})" if pool else "")
+    recorded = {"source": source, "num_samples": num_samples, "seed": seed}
+    report = summarize(
+        measurements,
+        bands=list(data.bands),
+        settings=recorded | dict(settings or {}),
+        regions=None
+        if layer is None
+        else list(layer.assign(measurements.lon, measurements.lat)),
+        region_name=layer.name if layer is not None else "region",
+    )
+    return report, write_report(report, measurements, out_dir)

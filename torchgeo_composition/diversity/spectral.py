@@ -32,6 +32,7 @@ class SpectralEntropy(DiversityMeasure):
 
     name = "spectral_entropy"
     label = "spectral entropy (nats)"
+    stem = "entropy"
 
     def __init__(
         self,
