@@ -133,3 +133,21 @@ def test_fit_config_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     path.write_text("trainer: {}\n")
     assert main(["--fit_config", str(path)]) == 2
     assert "no 'data' section" in capsys.readouterr().err
+
+
+def test_measures_from_the_command_line(
+    pool_root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "measures"
+    measures = (
+        '[{"class_path": "torchgeo_composition.diversity.SpectralEntropy", '
+        '"init_args": {"bins": 8}}]'
+    )
+    args = [*_pool_args(pool_root), "--measures", measures, "--out_dir", str(out)]
+    assert main(args) == 0
+    report = json.loads((out / "diversity.json").read_text())
+    assert report["measures"]["spectral_entropy"]["bins"] == 8
+    assert report["spectral_entropy"]["max"] <= math.log(8)
+    assert "# Spectral entropy (nats)" in capsys.readouterr().out
+    assert main([*args, "--bins", "16"]) == 2
+    assert "bins and value_range configure the default" in capsys.readouterr().err
