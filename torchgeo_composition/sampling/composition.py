@@ -121,16 +121,6 @@ class Composition:
     region layer gives custom shares; weights are normalised to sum to one. With
     a ``layer`` other than the continents, a string naming one of its values
     selects that region only (kind ``"region"``).
-
-    Args:
-        spec: preset name, mapping ``{stratum: weight}``, or another Composition.
-        layer: region layer whose values the mapping keys name (aliases resolved
-            with :meth:`RegionLayer.normalize`); None for continents or plain
-            strata.
-
-    Raises:
-        ValueError: for an unknown preset or continent, a negative, non-finite or
-            non-numeric weight, weights summing to 0, or an empty mapping.
     """
 
     def __init__(
@@ -138,6 +128,18 @@ class Composition:
         spec: str | Mapping[str, float] | Composition,
         layer: RegionLayer | None = None,
     ) -> None:
+        """Initialize a new Composition instance.
+
+        Args:
+            spec: preset name, mapping ``{stratum: weight}``, or another Composition.
+            layer: region layer whose values the mapping keys name (aliases resolved
+                with :meth:`RegionLayer.normalize`); None for continents or plain
+                strata.
+
+        Raises:
+            ValueError: for an unknown preset or continent, a negative, non-finite or
+                non-numeric weight, weights summing to 0, or an empty mapping.
+        """
         self._weights: dict[str, float] | None
         if isinstance(spec, Composition):
             self.kind: CompositionKind = spec.kind

@@ -50,26 +50,6 @@ class StratifiedGeoSampler(GeoSampler):
     With ``proportional`` the shares are the strata's areas; with ``uniform``
     patches are drawn over all tiles by area, ignoring strata. Patches may
     overlap. Areas are measured in the dataset's CRS.
-
-    Args:
-        dataset: dataset to index from (e.g. a ``RasterDataset``).
-        composition: composition or spec for one (preset or ``{stratum: weight}``).
-        size: patch size (height, width) or one number for both.
-        length: number of patches per epoch.
-        layer: region layer; None for the vendored continents.
-        roi: region of interest in the dataset CRS (defaults to the index bounds).
-        toi: time of interest (defaults to the index bounds).
-        units: whether ``size`` is in pixels or CRS units.
-        seed: seed of the sampler's PCG64 generator; successive epochs continue
-            the same stream.
-        on_shortfall: what to do with a stratum of positive weight that the
-            dataset does not cover: ``"error"`` or ``"redistribute"`` (its share
-            goes to the other strata in proportion to their weights).
-
-    Raises:
-        ValueError: for a bad size, length, seed or shortfall policy, a dataset
-            with no tile large enough for a patch, or an uncovered stratum with
-            ``on_shortfall="error"``.
     """
 
     def __init__(
@@ -85,6 +65,28 @@ class StratifiedGeoSampler(GeoSampler):
         seed: int = 0,
         on_shortfall: Literal["error", "redistribute"] = "error",
     ) -> None:
+        """Initialize a new StratifiedGeoSampler instance.
+
+        Args:
+            dataset: dataset to index from (e.g. a ``RasterDataset``).
+            composition: composition or spec for one (preset or ``{stratum: weight}``).
+            size: patch size (height, width) or one number for both.
+            length: number of patches per epoch.
+            layer: region layer; None for the vendored continents.
+            roi: region of interest in the dataset CRS (defaults to the index bounds).
+            toi: time of interest (defaults to the index bounds).
+            units: whether ``size`` is in pixels or CRS units.
+            seed: seed of the sampler's PCG64 generator; successive epochs continue
+                the same stream.
+            on_shortfall: what to do with a stratum of positive weight that the
+                dataset does not cover: ``"error"`` or ``"redistribute"`` (its share
+                goes to the other strata in proportion to their weights).
+
+        Raises:
+            ValueError: for a bad size, length, seed or shortfall policy, a dataset
+                with no tile large enough for a patch, or an uncovered stratum with
+                ``on_shortfall="error"``.
+        """
         super().__init__(dataset, roi, toi)
         if isinstance(length, bool) or not isinstance(length, int) or length <= 0:
             raise ValueError(f"length must be an integer > 0, got {length!r}")
