@@ -49,12 +49,12 @@ class DiversityMonitor(Callback):
     def __init__(
         self,
         measures: Sequence[DiversityMeasure] | None = None,
+        key: str = "image",
+        bands: list[int] | None = None,
         every_n_steps: int = 1,
         per_stratum: bool = True,
-        key: str = "image",
         stratum_key: str = "continent",
         strata: list[str] | None = None,
-        bands: list[int] | None = None,
         prefix: str = "train",
         histogram: bool = True,
     ) -> None:
@@ -64,16 +64,16 @@ class DiversityMonitor(Callback):
             measures: The measures to log, each with a distinct ``name``; ``None``
                 logs :class:`~torchgeo_composition.diversity.SpectralEntropy`
                 with its defaults.
+            key: Batch key of the images (B, C, H, W).
+            bands: Band (channel) indices to measure; ``None`` for all.
             every_n_steps: Measure one training batch out of every this many
                 (by batch index in the epoch). Each measurement synchronises the
                 device once; raise it for long GPU runs.
             per_stratum: Log per-stratum means when batches carry ``stratum_key``.
-            key: Batch key of the images (B, C, H, W).
             stratum_key: Batch key of the per-sample strata (list of str).
             strata: Strata to track; ``None`` uses the keys of the datamodule's
                 ``summary["counts"]`` if it has one, else the continents. Other
                 names go to an ``other`` bucket.
-            bands: Band (channel) indices to measure; ``None`` for all.
             prefix: Logged names start with ``{prefix}_{measure name}``.
             histogram: Send a histogram of per-sample values to TensorBoard.
 

@@ -45,33 +45,24 @@ class SpectralEntropyMonitor(DiversityMonitor):
             value_range: ``(low, high)`` range of the histograms, in the units of
                 the batch the model receives: ``(0, 1)`` suits SatMAE-normalised
                 batches; use e.g. ``(-3, 3)`` for standardised ones.
-            every_n_steps: Measure one training batch out of every this many
-                (by batch index in the epoch). Each measurement synchronises the
-                device once; raise it for long GPU runs.
-            per_stratum: Log per-stratum means when batches carry ``stratum_key``.
-            key: Batch key of the images (B, C, H, W).
-            stratum_key: Batch key of the per-sample strata (list of str).
-            strata: Strata to track; ``None`` uses the keys of the datamodule's
-                ``summary["counts"]`` if it has one, else the continents. Other
-                names go to an ``other`` bucket.
-            bands: Band (channel) indices to measure; ``None`` for all.
-            prefix: Prefix of the logged names.
+            every_n_steps: Measure every this many training batches.
+            per_stratum: Also log the mean of each stratum.
+            key: Batch key of the images.
+            stratum_key: Batch key of the strata.
+            strata: Strata tracked by name (see :class:`DiversityMonitor`).
+            bands: Channel indices to measure (``None``: all).
+            prefix: Prefix of the logged names, used as it is.
             histogram: Send a histogram of per-sample values to TensorBoard.
 
         Raises:
             ValueError: If ``bins``, ``value_range`` or ``every_n_steps`` is invalid.
         """
+        measure = SpectralEntropy(bins, value_range)
         super().__init__(
-            measures=[SpectralEntropy(bins, value_range)],
-            every_n_steps=every_n_steps,
-            per_stratum=per_stratum,
-            key=key,
-            stratum_key=stratum_key,
-            strata=strata,
-            bands=bands,
-            prefix=prefix,
-            histogram=histogram,
+            [measure], key, bands, every_n_steps, per_stratum, stratum_key, strata
         )
+        self.prefix = prefix
+        self.histogram = histogram
         self.bins = bins
         self.value_range = value_range
 
