@@ -67,8 +67,8 @@ def test_pool_subset_report(pool_root: Path, tmp_path: Path) -> None:
     for name in ("diversity.md", "entropy_by_stratum.png", "entropy_by_band.png"):
         assert (out / name).stat().st_size > 0
     # the same seed measures the same subset; a region layer adds its entropy
-    regions = ["--regions.max_distance_km", "500"]
-    assert main([*args, *regions, "--out_dir", str(tmp_path / "again")]) == 0
+    layer = ["--layer.max_distance_km", "500"]
+    assert main([*args, *layer, "--out_dir", str(tmp_path / "again")]) == 0
     again = json.loads((tmp_path / "again" / "diversity.json").read_text())
     assert again["spectral_entropy"] == stats
     assert again["region"]["name"] == "continent"

@@ -49,7 +49,7 @@ def diversity(
     normalization: Literal["satmae", "none"] = "satmae",
     num_samples: int | None = None,
     seed: int = 0,
-    regions: RegionLayer | None = None,
+    layer: RegionLayer | None = None,
     batch_size: int = 32,
     num_workers: int = 0,
     device: str = "cpu",
@@ -77,7 +77,7 @@ def diversity(
             ``pool`` only.
         num_samples: Measure a seeded random subset of this many samples.
         seed: Seed of the subset.
-        regions: Region layer whose shares and entropy are added to the report
+        layer: Region layer whose shares and entropy are added to the report
             (for ``pool`` without manifest it also defines the strata).
         batch_size: Samples per batch.
         num_workers: DataLoader worker processes.
@@ -109,7 +109,7 @@ def diversity(
         measures = [SpectralEntropy(bins, (value_range[0], value_range[1]))]
     source: PredictSource
     if pool is not None:
-        source = PoolSource(pool, manifest_path, regions, bands, normalization)
+        source = PoolSource(pool, manifest_path, layer, bands, normalization)
         name = type(pool).__name__ + (f" + {manifest_path}" if manifest_path else "")
         settings = {"source": name, "normalization": normalization}
     else:
@@ -121,7 +121,7 @@ def diversity(
         measures=measures,
         num_samples=num_samples,
         seed=seed,
-        layer=regions,
+        layer=layer,
         batch_size=batch_size,
         num_workers=num_workers,
         device=device,
