@@ -27,6 +27,8 @@ INPUT_ERRORS: tuple[type[Exception], ...] = (
     ValueError,
     FileNotFoundError,
     PermissionError,
+    NotADirectoryError,
+    IsADirectoryError,
 )
 
 T = TypeVar("T")
