@@ -14,13 +14,13 @@ commands for a cluster scheduler::
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Sequence
 
 from jsonargparse import ArgumentError, ArgumentParser
 
 from ..study import run_study, study_from_config, study_parser
 from ..study.lightning import Executor
+from .common import INPUT_ERRORS, fail
 
 __all__ = ["build_parser", "main"]
 
@@ -91,9 +91,10 @@ def main(argv: Sequence[str]) -> int:
             max_steps=config.max_steps,
             plan_only=config.plan,
         )
-    except (ArgumentError, ValueError, FileNotFoundError) as err:
-        print(f"{PROG}: error: {err}", file=sys.stderr)
-        return 2
+    except ArgumentError as err:  # a value or the YAML file itself
+        return fail(PROG, err)
+    except INPUT_ERRORS as err:
+        return fail(PROG, err)
     if report.plan is not None:
         json_path, sh_path = report.plan
         print(f"wrote {json_path} and {sh_path}")

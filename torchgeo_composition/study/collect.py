@@ -21,6 +21,9 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from ..diversity import correlation_markdown, write_correlation
+from ..diversity import correlation_table as diversity_correlation_table
+from ..diversity.correlation_report import scatter_path
 from ..files import save_figure, write_text
 from ..tables import markdown_table
 from .records import Step, read_json
@@ -35,6 +38,9 @@ __all__ = [
 
 #: Diversity measures of each pretraining set, correlated with the mean score.
 DIVERSITY_COLUMNS: tuple[str, ...] = ("spectral_entropy", "continent_entropy")
+
+#: The score column the diversity measures are correlated with.
+_SCORE = "mean_score"
 
 
 def _finished(step_dir: Path) -> tuple[dict[str, Any], dict[str, Any]] | None:
@@ -104,36 +110,12 @@ def correlation_table(table: pd.DataFrame, y: str = "mean_score") -> pd.DataFram
         y: Score column.
 
     Returns:
-        Columns ``measure``, ``rho``, ``p_value``, ``n``, ``note``.
+        Columns ``measure``, ``method``, ``rho``, ``p_value``, ``n``, ``note``
+        (see :func:`torchgeo_composition.diversity.correlation_table`).
     """
-    from ..diversity import correlate
-
-    rows = []
-    for column in DIVERSITY_COLUMNS:
-        ok = table[column].notna() & table[y].notna()
-        x, values = table.loc[ok, column], table.loc[ok, y]
-        try:
-            result = correlate(x.to_numpy(), values.to_numpy(), method="spearman")
-            rows.append(
-                {
-                    "measure": column,
-                    "rho": result.rho,
-                    "p_value": result.p_value,
-                    "n": result.n,
-                    "note": "",
-                }
-            )
-        except ValueError as err:
-            rows.append(
-                {
-                    "measure": column,
-                    "rho": math.nan,
-                    "p_value": math.nan,
-                    "n": int(ok.sum()),
-                    "note": str(err),
-                }
-            )
-    return pd.DataFrame(rows, columns=["measure", "rho", "p_value", "n", "note"])
+    return diversity_correlation_table(
+        table, list(DIVERSITY_COLUMNS), y, "spearman", on_error="note"
+    )
 
 
 def plot_composition_maps(
@@ -169,20 +151,6 @@ def plot_composition_maps(
     return save_figure(fig, path, dpi=110)
 
 
-def _correlation_markdown(corr: pd.DataFrame, prefix: str = "") -> list[str]:
-    lines = [
-        "## Diversity vs mean score (Spearman)",
-        "",
-        markdown_table(corr.rename(columns={"p_value": "p"})),
-        "",
-    ]
-    for c in corr.to_dict("records"):
-        if not math.isnan(float(c["rho"])):
-            measure = c["measure"]
-            lines.append(f"![{measure}]({prefix}scatter_{measure}.png)")
-    return lines
-
-
 def _markdown(table: pd.DataFrame, corr: pd.DataFrame, title: str) -> str:
     lines = [f"# {title}", "", markdown_table(table)]
     lines += [
@@ -190,8 +158,12 @@ def _markdown(table: pd.DataFrame, corr: pd.DataFrame, title: str) -> str:
         "Scores: mean and standard deviation over pretraining seeds and repeats; "
         "rank 1 = best mean score; an empty cell has no value.",
         "",
+        "## " + correlation_markdown(corr, _SCORE),
     ]
-    lines += _correlation_markdown(corr, prefix="correlation/")
+    for c in corr.to_dict("records"):
+        if not math.isnan(float(c["rho"])):
+            path = scatter_path("correlation", str(c["measure"]))
+            lines.append(f"![{c['measure']}]({path.as_posix()})")
     lines += ["", "![composition maps](maps.png)"]
     return "\n".join(lines) + "\n"
 
@@ -206,8 +178,6 @@ def collect_results(step: Step) -> dict[str, Any]:
     Returns:
         Paths of the written files.
     """
-    from ..diversity import correlate
-    from ..diversity.plots import plot_correlation
     from ..sampling import read_manifest
 
     root = Path(step.params["output_dir"])
@@ -238,7 +208,7 @@ def collect_results(step: Step) -> dict[str, Any]:
                 }
             )
     table = results_table(compositions, downstream, diversity, scores)
-    corr = correlation_table(table)
+    corr = correlation_table(table, _SCORE)
     out: dict[str, Any] = {
         "results_csv": str(write_text(root / "results.csv", table.to_csv(index=False))),
         "runs_csv": str(
@@ -251,40 +221,22 @@ def collect_results(step: Step) -> dict[str, Any]:
             )
         ),
     }
-    corr_dir = root / "correlation"
-    out["correlation_csv"] = str(
-        write_text(corr_dir / "correlation.csv", corr.to_csv(index=False))
+    written = write_correlation(
+        table,
+        corr,
+        _SCORE,
+        root / "correlation",
+        labels=table["composition"].tolist(),
     )
-    plots = []
-    for c in corr.to_dict("records"):
-        if math.isnan(float(c["rho"])):
-            continue
-        measure = str(c["measure"])
-        ok = table[measure].notna() & table["mean_score"].notna()
-        x = table.loc[ok, measure].to_numpy()
-        y = table.loc[ok, "mean_score"].to_numpy()
-        plots.append(
-            str(
-                plot_correlation(
-                    x,
-                    y,
-                    corr_dir / f"scatter_{measure}.png",
-                    labels=table.loc[ok, "composition"].tolist(),
-                    result=correlate(x, y, method="spearman"),
-                    xlabel=f"{measure} (nats)",
-                    ylabel="mean downstream score",
-                )
-            )
-        )
-    out["scatter_plots"] = plots
+    out["correlation_csv"] = str(written["csv"])
+    out["scatter_plots"] = [
+        str(path) for kind, path in written.items() if kind.startswith("scatter_")
+    ]
     if manifests:
         ordered = {n: manifests[n] for n in compositions if n in manifests}
         out["maps"] = str(plot_composition_maps(ordered, root / "maps.png"))
     title = f"Study results: {step.params.get('study', root.name)}"
     markdown = _markdown(table, corr, title)
     out["results_md"] = str(write_text(root / "results.md", markdown))
-    write_text(
-        corr_dir / "correlation.md", "\n".join(_correlation_markdown(corr)) + "\n"
-    )
     print(markdown)
     return out

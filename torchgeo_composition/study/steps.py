@@ -78,7 +78,7 @@ def _compose(step: Step, executor: Executor) -> dict[str, Any]:
 def _diversity(step: Step, executor: Executor) -> dict[str, Any]:
     from lightning.pytorch import LightningDataModule
 
-    from ..diversity.report import measure, summarize, write_report
+    from ..diversity import SpectralEntropy, diversity_report
 
     cfg = step.params["config"]
     settings = DiversitySettings(**cfg["settings"])
@@ -91,38 +91,30 @@ def _diversity(step: Step, executor: Executor) -> dict[str, Any]:
         step.dir,
     )
     datamodule = instantiate(config["data"], LightningDataModule)
-    datamodule.setup("predict")
-    dataset = getattr(datamodule, "predict_dataset", None)
-    aug = getattr(datamodule, "aug", None)
-    if dataset is None or aug is None:
+    if not all(hasattr(datamodule, a) for a in ("aug", "bands", "predict_dataset")):
         raise ValueError(
             f"the pretraining datamodule {type(datamodule).__name__} has no "
-            "predict_dataset / aug; the diversity step needs a "
+            "predict_dataset / aug / bands; the diversity step needs a "
             "ContinentStratifiedDataModule-like datamodule"
         )
-    size = len(dataset)
-    subset = None if settings.num_samples is None else min(settings.num_samples, size)
-    measurements = measure(
-        dataset,
-        bins=settings.bins,
-        value_range=tuple(settings.value_range),  # type: ignore[arg-type]
-        transform=lambda x: aug({"image": x})["image"],
-        num_samples=subset,
+    value_range = (float(settings.value_range[0]), float(settings.value_range[1]))
+    report, paths = diversity_report(
+        datamodule,
+        step.dir,
+        measures=[SpectralEntropy(settings.bins, value_range)],
+        # the predict set is the pretraining set: ``budget`` samples
+        num_samples=None
+        if settings.num_samples is None
+        else min(settings.num_samples, cfg["budget"]),
         seed=settings.seed,
         batch_size=settings.batch_size,
         num_workers=settings.num_workers,
+        settings={"bins": settings.bins, "value_range": list(value_range)},
         progress=False,
     )
-    bands = getattr(datamodule, "bands", None)
-    report = summarize(
-        measurements,
-        bands=list(bands) if bands is not None else None,
-        settings={"bins": settings.bins, "value_range": list(settings.value_range)},
-    )
-    write_report(report, measurements, step.dir)
-    overall = report["spectral_entropy"]
+    overall = report[SpectralEntropy.name]
     return {
-        "report": str(step.dir / "diversity.json"),
+        "report": str(paths["json"]),
         "spectral_entropy": overall.get("mean", math.nan),
         "spectral_entropy_std": overall.get("std") or math.nan,
         "continent_entropy": compose.get("continent_entropy"),
