@@ -1,10 +1,13 @@
-"""Diversity of pretraining sets: spectral and categorical entropy, reports, correlation.
+"""Diversity of pretraining sets: measures, reports and their correlation with results.
 
 Spectral entropy (:func:`spectral_entropy`) is the per-sample measure whose dataset
 mean predicted downstream performance in the "Pretrain Where?" study; categorical
-entropy (:func:`categorical_entropy`) measures continent, biome or region shares;
-:func:`measure`, :func:`summarize` and :func:`write_report` build dataset reports;
-:func:`correlate` tests a diversity measure against downstream results.
+entropy (:func:`categorical_entropy`) measures continent, biome or region shares.
+Measures are torchmetrics metrics (:class:`DiversityMeasure`, e.g.
+:class:`SpectralEntropy`) registered by name (:func:`register_measure`,
+:func:`create_measure`); :func:`diversity_report` measures a whole set with them and
+writes the report; :func:`correlate` and :func:`correlation_table` test diversity
+against downstream results.
 """
 
 from .correlation import (
