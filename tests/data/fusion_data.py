@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import kornia.augmentation as K
 import torch
 from torch import Tensor
 from torch.utils.data import Dataset
@@ -36,7 +37,11 @@ class _Synthetic(Dataset[dict[str, Tensor]]):
 
 
 class SyntheticFusionDataModule(NonGeoDataModule):
-    """``kind``: "multiclass", "multilabel" or "segmentation"; 4 bands B2 B3 B4 B8."""
+    """``kind``: "multiclass", "multilabel" or "segmentation"; 4 bands B2 B3 B4 B8.
+
+    ``flip`` adds a random horizontal flip as ``train_aug`` (TorchGeo's way);
+    ``augment`` sets the attribute our datamodules use to say whether they augment.
+    """
 
     mean = torch.tensor(0.0)
     std = torch.tensor(1.0)
@@ -49,11 +54,19 @@ class SyntheticFusionDataModule(NonGeoDataModule):
         num_classes: int = 3,
         batch_size: int = 4,
         num_workers: int = 0,
+        flip: bool = False,
+        augment: bool | None = None,
         **kwargs: Any,
     ) -> None:
         self.kind, self.length, self.size = kind, length, size
         self.num_classes = num_classes
         super().__init__(_Synthetic, batch_size, num_workers, **kwargs)  # type: ignore[arg-type]
+        if flip:
+            self.train_aug = K.AugmentationSequential(
+                K.RandomHorizontalFlip(), data_keys=None, keepdim=True
+            )
+        if augment is not None:
+            self.augment = augment
 
     def setup(self, stage: str) -> None:
         args = (self.kind, self.length, self.size, self.num_classes)

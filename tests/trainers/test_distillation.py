@@ -8,9 +8,9 @@ import pytest
 import torch
 
 from tests.data.eurosat import EUROSAT_BANDS, make_eurosat
-from torchgeo_composition.cli import main
+from torchgeo_composition.cli import lightning_main
 from torchgeo_composition.trainers import DistillationTask, FusionClassificationTask
-from torchgeo_composition.trainers.distillation import distillation_loss
+from torchgeo_composition.trainers.distillation import distillation_loss, load_teacher
 
 pytestmark = pytest.mark.filterwarnings("ignore:Found .* in eval mode")
 
@@ -44,9 +44,11 @@ def test_loss_matches_hand_computation() -> None:
     assert soft.item() == pytest.approx(ref.item(), rel=1e-5)
 
 
-def _teacher(path: Path, num_classes: int = 10, bands: Any = EUROSAT_BANDS) -> Path:
+def _teacher(
+    path: Path, num_classes: int = 10, bands: Any = EUROSAT_BANDS, **kwargs: Any
+) -> Path:
     task = FusionClassificationTask(
-        backbones=[VIT], bands=list(bands), num_classes=num_classes
+        backbones=[VIT], bands=list(bands), num_classes=num_classes, **kwargs
     )
     ckpt = {
         "state_dict": task.state_dict(),
@@ -60,7 +62,7 @@ def _teacher(path: Path, num_classes: int = 10, bands: Any = EUROSAT_BANDS) -> P
 def test_distill_config_through_cli(tmp_path: Path) -> None:
     teacher = _teacher(tmp_path / "teacher.ckpt")
     root = make_eurosat(tmp_path / "eurosat", size=16)
-    main(
+    cli = lightning_main(
         [
             "fit",
             f"--config={ROOT / 'configs' / 'distill' / 'eurosat_student.yaml'}",
@@ -75,6 +77,8 @@ def test_distill_config_through_cli(tmp_path: Path) -> None:
             "--trainer.enable_progress_bar=false",
         ]
     )
+    logged = set(cli.trainer.callback_metrics)
+    assert {"train_kd_loss", "train_feature_loss", "val_OverallAccuracy"} <= logged
 
 
 def _task(teacher: Path, **kwargs: Any) -> DistillationTask:
@@ -112,3 +116,15 @@ def test_bad_teachers(tmp_path: Path) -> None:
         _task(good, teacher_class="torchgeo.trainers.SemanticSegmentationTask")
     with pytest.raises(ValueError, match="temperature"):
         _task(good, temperature=0.0)
+
+
+def test_teacher_written_before_the_rename_keeps_its_normalization(
+    tmp_path: Path,
+) -> None:
+    path = _teacher(tmp_path / "t.ckpt", input_normalization="backbone")
+    ckpt = torch.load(path, weights_only=False)
+    hparams = ckpt["hyper_parameters"]
+    hparams["normalization"] = hparams.pop("input_normalization")
+    torch.save(ckpt, path)
+    teacher = load_teacher(str(path))
+    assert teacher.hparams["input_normalization"] == "backbone"

@@ -6,9 +6,10 @@ import pytest
 import torch
 
 from tests.data.eurosat import make_eurosat
-from torchgeo_composition.cli import main
+from tests.data.fusion_data import SyntheticFusionDataModule
+from torchgeo_composition.cli import lightning_main
+from torchgeo_composition.models import FeatureFusion
 from torchgeo_composition.trainers import FusionClassificationTask
-from torchgeo_composition.trainers._fusion_cache import CacheMixin
 
 pytestmark = pytest.mark.filterwarnings("ignore:Found .* in eval mode")
 
@@ -28,20 +29,21 @@ QUIET = [
 ]
 
 
-def _eurosat_fit(root: Path, tmp: Path, backbones: Any, *extra: str) -> None:
-    main(
-        [
-            "fit",
-            f"--config={CONFIG}",
-            f"--model.init_args.backbones={json.dumps(backbones)}",
-            f"--model.init_args.feature_cache={tmp / 'cache'}",
-            f"--data.dict_kwargs.root={root}",
-            "--data.init_args.batch_size=4",
-            "--data.init_args.num_workers=0",
-            f"--trainer.default_root_dir={tmp / 'runs'}",
-            *QUIET,
-            *extra,
-        ]
+def _fit(*args: str) -> dict[str, Any]:
+    """Run ``fit`` through the CLI; return the logged metrics."""
+    cli = lightning_main(["fit", *args, *QUIET])
+    return dict(cli.trainer.callback_metrics)
+
+
+def _eurosat_fit(root: Path, tmp: Path, backbones: Any) -> dict[str, Any]:
+    return _fit(
+        f"--config={CONFIG}",
+        f"--model.init_args.backbones={json.dumps(backbones)}",
+        f"--model.init_args.feature_cache={tmp / 'cache'}",
+        f"--data.dict_kwargs.root={root}",
+        "--data.init_args.batch_size=4",
+        "--data.init_args.num_workers=0",
+        f"--trainer.default_root_dir={tmp / 'runs'}",
     )
 
 
@@ -49,15 +51,16 @@ def test_eurosat_config_with_cache(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     root = make_eurosat(tmp_path / "eurosat", size=16)
-    _eurosat_fit(root, tmp_path, TINY_THREE)  # shipped config, three backbones
+    metrics = _eurosat_fit(root, tmp_path, TINY_THREE)  # shipped config
+    assert {"train_loss", "val_OverallAccuracy"} <= set(metrics)
     entries = sorted(p.name for p in (tmp_path / "cache").iterdir())
     assert [e.split("-")[0] for e in entries] == ["train", "val"]  # miss: written
 
     def boom(*args: Any, **kwargs: Any) -> None:
-        raise AssertionError("cache miss on unchanged inputs")
+        raise AssertionError("backbones ran although the cache holds the features")
 
-    with monkeypatch.context() as m:  # hit: nothing recomputed
-        m.setattr(CacheMixin, "_compute_split", boom)
+    with monkeypatch.context() as m:  # hit: the backbones never run
+        m.setattr(FeatureFusion, "backbone_features", boom)
         _eurosat_fit(root, tmp_path, TINY_THREE)
     assert sorted(p.name for p in (tmp_path / "cache").iterdir()) == entries
 
@@ -66,33 +69,21 @@ def test_eurosat_config_with_cache(
     assert len(list((tmp_path / "cache").iterdir())) == 4
 
 
-def _synthetic(kind: str, model: str, tmp: Path, *extra: str) -> None:
-    main(
-        [
-            "fit",
-            f"--model={model}",
-            f"--model.backbones={json.dumps([VIT, {'name': 'timm:test_resnet'}])}",
-            "--model.bands=[B2,B3,B4,B8]",
-            "--model.num_classes=3",
-            "--model.projection_dim=8",
-            "--data=tests.data.fusion_data.SyntheticFusionDataModule",
-            f"--data.kind={kind}",
-            f"--trainer.default_root_dir={tmp}",
-            *QUIET,
-            *extra,
-        ]
-    )
-
-
 def test_multilabel_through_cli(tmp_path: Path) -> None:
-    _synthetic(
-        "multilabel",
-        "FusionClassificationTask",
-        tmp_path,
+    metrics = _fit(
+        "--model=FusionClassificationTask",
+        f"--model.backbones={json.dumps([VIT, {'name': 'timm:test_resnet'}])}",
+        "--model.bands=[B2,B3,B4,B8]",
+        "--model.num_classes=3",
+        "--model.projection_dim=8",
         "--model.task=multilabel",
         "--model.fusion=weighted",
         "--model.head=mlp",
+        "--data=tests.data.fusion_data.SyntheticFusionDataModule",
+        "--data.kind=multilabel",
+        f"--trainer.default_root_dir={tmp_path}",
     )
+    assert {"train_loss", "val_F1Score"} <= set(metrics)
 
 
 def _task(**kwargs: Any) -> FusionClassificationTask:
@@ -173,19 +164,18 @@ def test_probe_config(tmp_path: Path) -> None:
         "input_size": 16,
         "depth": 1,
     }
-    main(
-        [
-            "fit",
-            f"--config={probe}",
-            f"--model.init_args.backbones={json.dumps([backbone])}",
-            f"--model.init_args.feature_cache={tmp_path / 'cache'}",
-            f"--data.dict_kwargs.root={root}",
-            "--data.init_args.batch_size=4",
-            "--data.init_args.num_workers=0",
-            f"--trainer.default_root_dir={tmp_path / 'runs'}",
-            *QUIET,
-        ]
+    metrics = _fit(
+        f"--config={probe}",
+        f"--model.init_args.backbones={json.dumps([backbone])}",
+        f"--model.init_args.feature_cache={tmp_path / 'cache'}",
+        f"--data.dict_kwargs.root={root}",
+        "--data.init_args.batch_size=4",
+        "--data.init_args.num_workers=0",
+        f"--trainer.default_root_dir={tmp_path / 'runs'}",
     )
+    assert "val_OverallAccuracy" in metrics
+    entries = sorted(p.name.split("-")[0] for p in (tmp_path / "cache").iterdir())
+    assert entries == ["train", "val"]
 
 
 def test_segmentation_config(tmp_path: Path) -> None:
@@ -194,39 +184,40 @@ def test_segmentation_config(tmp_path: Path) -> None:
     root = make_landcoverai(tmp_path / "lcai", size=32)
     config = CONFIG.parent / "landcoverai_upernet.yaml"
     backbones = [TINY_THREE[1], TINY_THREE[2]]
-    main(
-        [
-            "fit",
-            f"--config={config}",
-            f"--model.init_args.backbones={json.dumps(backbones)}",
-            "--model.init_args.projection_dim=8",
-            "--model.init_args.decoder_channels=8",
-            f"--data.dict_kwargs.root={root}",
-            "--data.init_args.batch_size=2",
-            "--data.init_args.num_workers=0",
-            f"--trainer.default_root_dir={tmp_path / 'runs'}",
-            *QUIET,
-        ]
+    metrics = _fit(
+        f"--config={config}",
+        f"--model.init_args.backbones={json.dumps(backbones)}",
+        "--model.init_args.projection_dim=8",
+        "--model.init_args.decoder_channels=8",
+        f"--data.dict_kwargs.root={root}",
+        "--data.init_args.batch_size=2",
+        "--data.init_args.num_workers=0",
+        f"--trainer.default_root_dir={tmp_path / 'runs'}",
     )
+    assert {"train_loss", "val_JaccardIndex"} <= set(metrics)
 
 
-def test_cache_refuses_train_augmentation(tmp_path: Path) -> None:
-    from types import SimpleNamespace
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"flip": True}, "train augmentation off"),  # TorchGeo: its own train_aug
+        ({"augment": True}, "train augmentation off"),  # ours: augment says it
+        (None, "needs a datamodule"),
+    ],
+)
+def test_cache_refuses_random_inputs(
+    tmp_path: Path, kwargs: dict[str, Any] | None, match: str
+) -> None:
+    from lightning.pytorch import Trainer
+    from torch.utils.data import DataLoader
 
-    task = _task(feature_cache=str(tmp_path / "cache"))
-    aug = object()
-    for dm, refused in [
-        (SimpleNamespace(aug=aug, train_aug=object()), True),
-        (SimpleNamespace(aug=aug, train_aug=None), False),
-        (SimpleNamespace(aug=aug, train_aug=aug, augment=True), True),
-        (SimpleNamespace(aug=aug, train_aug=object(), augment=False), False),
-    ]:
-        task._trainer = SimpleNamespace(datamodule=dm)  # type: ignore[assignment]
-        if refused:
-            with pytest.raises(ValueError, match="train augmentation off"):
-                task._check_cacheable()
+    task = _task(bands=["B2", "B3", "B4", "B8"], feature_cache=str(tmp_path))
+    trainer = Trainer(fast_dev_run=1, logger=False, enable_progress_bar=False)
+    with pytest.raises(ValueError, match=match):
+        if kwargs is None:
+            dm = SyntheticFusionDataModule(size=16)
+            dm.setup("fit")
+            trainer.fit(task, train_dataloaders=DataLoader(dm.train_dataset))
         else:
-            task._check_cacheable()
-    task._trainer = SimpleNamespace(datamodule=None)  # type: ignore[assignment]
-    with pytest.raises(ValueError, match="needs a datamodule"):
-        task._check_cacheable()
+            trainer.fit(task, datamodule=SyntheticFusionDataModule(size=16, **kwargs))
+    assert not any(tmp_path.iterdir())  # nothing cached

@@ -25,7 +25,12 @@ from lightning.pytorch.core.mixins.hparams_mixin import _given_hyperparameters
 from torch import Tensor, nn
 
 from ..bands import band_indices
-from .fusion import FusionClassificationTask, _FusionTask, check_num_classes
+from ..models.fusion.model import InputNormalization
+from .fusion import (
+    BaseFusionTask,
+    FusionClassificationTask,
+    check_num_classes,
+)
 
 __all__ = ["DistillationTask", "distillation_loss", "load_teacher"]
 
@@ -110,6 +115,9 @@ def load_teacher(path: str, teacher_class: str | None = None) -> LightningModule
         cls = getattr(importlib.import_module(module), name)
     if cls is FusionClassificationTask:
         overrides["feature_cache"] = None
+        if "input_normalization" not in hparams and "normalization" in hparams:
+            # checkpoints written before the argument was renamed
+            overrides["input_normalization"] = hparams["normalization"]
     # LightningCLI passes the hyperparameters of the task being built through a
     # context variable; clear it so the teacher records its own.
     token = _given_hyperparameters.set(None)
@@ -129,7 +137,7 @@ def load_teacher(path: str, teacher_class: str | None = None) -> LightningModule
     return teacher
 
 
-class DistillationTask(_FusionTask):
+class DistillationTask(BaseFusionTask):
     """Distil a teacher checkpoint into one registry backbone plus a head."""
 
     def __init__(
@@ -146,7 +154,7 @@ class DistillationTask(_FusionTask):
         feature_weight: float = 0.0,
         freeze_student: bool = False,
         head: Literal["linear", "mlp"] = "linear",
-        normalization: Literal["datamodule", "backbone"] = "datamodule",
+        input_normalization: InputNormalization = "datamodule",
         input_mean: Sequence[float] | None = None,
         input_std: Sequence[float] | None = None,
         lr: float = 1e-3,
@@ -169,7 +177,7 @@ class DistillationTask(_FusionTask):
                 fusion teacher); 0 disables it.
             freeze_student: Freeze the student backbone (distil into the head).
             head: Student head, ``"linear"`` or ``"mlp"``.
-            normalization: See :class:`FusionClassificationTask`.
+            input_normalization: See :class:`FusionClassificationTask`.
             input_mean: The data's normalisation mean.
             input_std: The data's normalisation std.
             lr: Learning rate.
@@ -233,7 +241,7 @@ class DistillationTask(_FusionTask):
                 f"teacher={hp['teacher']!r} takes {thp.get('in_channels')} channels "
                 f"but bands has {len(hp['bands'])}"
             )
-        size = self.model._backbones[0].input_size or 64
+        size = self.model.get_backbone(0).input_size or 64
         with torch.no_grad():
             out = teacher(torch.zeros(1, len(hp["bands"]), size, size))
         if tuple(out.shape) != (1, num):
@@ -280,5 +288,3 @@ class DistillationTask(_FusionTask):
         metrics(s_logits, y)
         self.log_dict(metrics, batch_size=x.shape[0])
         return loss
-
-    configure_metrics = FusionClassificationTask.configure_metrics

@@ -18,10 +18,15 @@ from torchmetrics import MetricCollection
 from torchmetrics.classification import Accuracy, FBetaScore, JaccardIndex
 
 from ..models.fusion.cache import FeatureCache
-from ..models.fusion.model import FeatureFusion
+from ..models.fusion.model import FeatureFusion, InputNormalization
 from ._fusion_cache import CacheMixin
 
-__all__ = ["FusionClassificationTask", "FusionSegmentationTask"]
+__all__ = [
+    "BaseFusionTask",
+    "FusionClassificationTask",
+    "FusionSegmentationTask",
+    "check_num_classes",
+]
 
 
 def check_num_classes(num_classes: int | None, task: str) -> int:
@@ -45,8 +50,8 @@ def check_num_classes(num_classes: int | None, task: str) -> int:
     return int(num_classes)
 
 
-class _FusionTask(BaseTask):
-    """Shared parts of the fusion tasks: model, input statistics, optimiser."""
+class BaseFusionTask(BaseTask):
+    """Shared parts of the fusion tasks: model, input statistics, steps, optimiser."""
 
     model: FeatureFusion
 
@@ -71,7 +76,7 @@ class _FusionTask(BaseTask):
             dropout=hp.get("dropout", 0.0),
             decoder=decoder,
             decoder_channels=hp.get("decoder_channels", 64),
-            normalization=hp["normalization"],
+            input_normalization=hp["input_normalization"],
         )
         if hp["input_mean"] is not None or hp["input_std"] is not None:
             if hp["input_mean"] is None or hp["input_std"] is None:
@@ -79,17 +84,40 @@ class _FusionTask(BaseTask):
             self.model.set_input_stats(hp["input_mean"], hp["input_std"])
 
     def setup(self, stage: str) -> None:
-        """Take the datamodule's ``mean``/``std`` for ``normalization: backbone``.
+        """Take the datamodule's ``mean``/``std`` for ``input_normalization: backbone``.
 
         Args:
             stage: Lightning stage.
         """
         hp = self.hparams
         dm = getattr(self.trainer, "datamodule", None) if self._trainer else None
-        if hp["normalization"] == "backbone" and hp["input_mean"] is None:
+        if hp["input_normalization"] == "backbone" and hp["input_mean"] is None:
             mean, std = getattr(dm, "mean", None), getattr(dm, "std", None)
             if mean is not None and std is not None:
                 self.model.set_input_stats(mean, std)
+
+    def configure_metrics(self) -> None:
+        """Overall and average accuracy, Jaccard index, F1 (as TorchGeo).
+
+        Classification metrics of ``task`` (multiclass or multilabel) with
+        ``num_classes`` classes or labels; segmentation overrides them.
+        """
+        kwargs: dict[str, Any] = {"task": self.hparams["task"]}
+        if self.hparams["task"] == "multiclass":
+            kwargs["num_classes"] = self.hparams["num_classes"]
+        else:
+            kwargs["num_labels"] = self.hparams["num_classes"]
+        metrics = MetricCollection(
+            {
+                "OverallAccuracy": Accuracy(average="micro", **kwargs),
+                "AverageAccuracy": Accuracy(average="macro", **kwargs),
+                "JaccardIndex": JaccardIndex(**kwargs),
+                "F1Score": FBetaScore(beta=1.0, average="micro", **kwargs),
+            }
+        )
+        self.train_metrics = metrics.clone(prefix="train_")
+        self.val_metrics = metrics.clone(prefix="val_")
+        self.test_metrics = metrics.clone(prefix="test_")
 
     def _step(self, batch: Any, split: str) -> Tensor:
         """Compute and log the loss and metrics of one batch of ``split``."""
@@ -133,7 +161,7 @@ class _FusionTask(BaseTask):
         }
 
 
-class FusionClassificationTask(CacheMixin, _FusionTask):
+class FusionClassificationTask(CacheMixin, BaseFusionTask):
     """Image classification with fused backbone features."""
 
     def __init__(
@@ -148,7 +176,7 @@ class FusionClassificationTask(CacheMixin, _FusionTask):
         head: Literal["linear", "mlp"] = "linear",
         head_hidden_dim: int = 256,
         dropout: float = 0.0,
-        normalization: Literal["datamodule", "backbone"] = "datamodule",
+        input_normalization: InputNormalization = "datamodule",
         input_mean: Sequence[float] | None = None,
         input_std: Sequence[float] | None = None,
         feature_cache: str | None = None,
@@ -169,7 +197,7 @@ class FusionClassificationTask(CacheMixin, _FusionTask):
             head: ``"linear"`` or ``"mlp"``.
             head_hidden_dim: Hidden width of the MLP head.
             dropout: Head dropout.
-            normalization: ``"datamodule"`` (use inputs as delivered) or
+            input_normalization: ``"datamodule"`` (use inputs as delivered) or
                 ``"backbone"`` (undo the datamodule's ``mean``/``std``, apply
                 each backbone's own normalisation).
             input_mean: The data's normalisation mean (default: datamodule's).
@@ -215,25 +243,6 @@ class FusionClassificationTask(CacheMixin, _FusionTask):
         else:
             self.criterion = nn.BCEWithLogitsLoss()
 
-    def configure_metrics(self) -> None:
-        """Overall and average accuracy, Jaccard index, F1 (as TorchGeo)."""
-        kwargs: dict[str, Any] = {"task": self.hparams["task"]}
-        if self.hparams["task"] == "multiclass":
-            kwargs["num_classes"] = self.hparams["num_classes"]
-        else:
-            kwargs["num_labels"] = self.hparams["num_classes"]
-        metrics = MetricCollection(
-            {
-                "OverallAccuracy": Accuracy(average="micro", **kwargs),
-                "AverageAccuracy": Accuracy(average="macro", **kwargs),
-                "JaccardIndex": JaccardIndex(**kwargs),
-                "F1Score": FBetaScore(beta=1.0, average="micro", **kwargs),
-            }
-        )
-        self.train_metrics = metrics.clone(prefix="train_")
-        self.val_metrics = metrics.clone(prefix="val_")
-        self.test_metrics = metrics.clone(prefix="test_")
-
     def _logits(self, x: Tensor, split: str) -> Tensor:
         if self.cache is not None and split in self.cached:
             return self.model.head_from_features(self.cached_features(x, split))
@@ -251,7 +260,7 @@ class FusionClassificationTask(CacheMixin, _FusionTask):
         return loss
 
 
-class FusionSegmentationTask(_FusionTask):
+class FusionSegmentationTask(BaseFusionTask):
     """Semantic segmentation with a UPerNet decoder over fused backbone maps."""
 
     def __init__(
@@ -264,7 +273,7 @@ class FusionSegmentationTask(_FusionTask):
         projection_dim: int | None = None,
         decoder: Literal["upernet"] = "upernet",
         decoder_channels: int = 64,
-        normalization: Literal["datamodule", "backbone"] = "datamodule",
+        input_normalization: InputNormalization = "datamodule",
         input_mean: Sequence[float] | None = None,
         input_std: Sequence[float] | None = None,
         ignore_index: int | None = None,
@@ -283,7 +292,7 @@ class FusionSegmentationTask(_FusionTask):
             projection_dim: Per-backbone 1x1-conv projection before fusion.
             decoder: ``"upernet"``.
             decoder_channels: Decoder width.
-            normalization: See :class:`FusionClassificationTask`.
+            input_normalization: See :class:`FusionClassificationTask`.
             input_mean: The data's normalisation mean (default: datamodule's).
             input_std: The data's normalisation std (default: datamodule's).
             ignore_index: Mask value ignored by loss and metrics.

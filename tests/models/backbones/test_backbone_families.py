@@ -1,34 +1,27 @@
-import importlib.metadata
+import importlib.util
 import os
-import sys
-import types
 from typing import Any
 
 import pytest
 import torch
-from torch import Tensor
 
-from torchgeo_composition import plugins
 from torchgeo_composition.bands import S2_BANDS, SATMAE_BANDS
-from torchgeo_composition.models import Backbone, create_backbone, list_backbones
+from torchgeo_composition.models import Backbone, create_backbone
 
 TINY_VIT = {"depth": 1, "embed_dim": 32, "num_heads": 2}
+TINY_HIERA = {"embed_dim": 16, "num_heads": 1, "stages": [1, 1, 1, 1]}
 
 
-def _run(b: Backbone, channels: int) -> tuple[Tensor, list[Tensor]]:
+def _input(b: Backbone) -> torch.Tensor:
     size = b.input_size or 32
-    x = torch.rand(2, channels, size, size)
-    with torch.no_grad():
-        return b.forward_features(x), b.forward_levels(x)
+    channels = len(S2_BANDS) if b.bands == "any" else len(b.bands)
+    return torch.rand(2, channels, size, size)
 
 
 @pytest.mark.parametrize(
     ("name", "kwargs"),
     [
-        (
-            "timm:hiera_tiny_224",
-            {"input_size": 32, "embed_dim": 16, "num_heads": 1, "stages": [1, 1, 1, 1]},
-        ),
+        ("timm:hiera_tiny_224", {"input_size": 32, **TINY_HIERA}),
         ("timm:vit_small_patch16_224", {"input_size": 16, **TINY_VIT}),
         ("timm:test_resnet", {}),
         ("torchgeo:dofa_small_patch16_224", {"input_size": 16, **TINY_VIT}),
@@ -39,15 +32,25 @@ def _run(b: Backbone, channels: int) -> tuple[Tensor, list[Tensor]]:
             "torchgeo:croma_base",
             {"input_size": 16, "encoder_dim": 32, "encoder_depth": 1},
         ),
-        ("satmae:satmae_vit_tiny_patch8_96", {"input_size": 16, "depth": 1}),
+        ("torchgeo:swin_v2_t", {}),
+        ("satmae:satmae_vit_tiny_patch8_96", {"input_size": 16, "depth": 2}),
     ],
 )
 def test_builtin_families(name: str, kwargs: dict[str, Any]) -> None:
-    b = create_backbone(name, bands=S2_BANDS, **kwargs)
-    channels = len(S2_BANDS) if b.bands == "any" else len(b.bands)
-    pooled, levels = _run(b, channels)
-    assert pooled.shape == (2, b.feature_dim)
-    assert [t.shape[1] for t in levels] == [i["num_chs"] for i in b.feature_info]
+    b = create_backbone(name, bands=S2_BANDS, **kwargs).eval()
+    x = _input(b)
+    with torch.no_grad():
+        unpooled = b.forward_features(x)
+        pooled = b(x)
+        levels = b.forward_intermediates(x, b.out_indices)
+        last = b.forward_intermediates(x, 1)  # timm: an int n is the last n
+    assert unpooled.ndim in (3, 4)  # tokens or maps, as timm
+    assert torch.allclose(pooled, b.forward_head(unpooled))
+    assert pooled.shape == (2, b.num_features)
+    channels = [b.feature_info[i]["num_chs"] for i in b.out_indices]
+    assert [t.shape[1] for t in levels] == channels
+    assert len(b.out_indices) <= 4 and b.out_indices[-1] == len(b.feature_info) - 1
+    assert torch.allclose(last[0], levels[-1])
     assert b.name == name
 
 
@@ -70,19 +73,28 @@ def test_family_metadata() -> None:
     assert torch.allclose(dofa.wavelengths, torch.tensor([0.490, 0.865]))
 
 
-def test_hierarchical_levels_have_increasing_strides() -> None:
-    b = create_backbone("timm:test_resnet")
-    assert [i["reduction"] for i in b.feature_info] == [4, 8, 16, 32]
+def test_levels_for_dense_prediction() -> None:
+    res = create_backbone("timm:test_resnet")  # hierarchical: the last four stages
+    assert [res.feature_info[i]["reduction"] for i in res.out_indices] == [4, 8, 16, 32]
+    vit = create_backbone("timm:vit_small_patch16_224", input_size=16, depth=8)
+    assert vit.out_indices == [1, 3, 5, 7]  # plain ViT: evenly spaced blocks
 
 
-def test_unknown_names_list_close_matches() -> None:
-    with pytest.raises(ValueError, match=r"close matches.*timm"):
-        create_backbone("tim:resnet18")
-    with pytest.raises(ValueError, match="resnet18"):
-        create_backbone("timm:resnet_18")
-    with pytest.raises(ValueError, match="dofa_small_patch16_224"):
-        create_backbone("torchgeo:dofa_smal_patch16_224")
-    assert "timm:hiera_tiny_224" in list_backbones()
+def test_pool_option() -> None:
+    kwargs: dict[str, Any] = {"input_size": 16, "depth": 1}
+    avg = create_backbone("satmae:satmae_vit_tiny_patch8_96", **kwargs)
+    token = create_backbone("satmae:satmae_vit_tiny_patch8_96", pool="token", **kwargs)
+    assert (avg.pool, token.pool) == ("avg", "token")
+    x = _input(avg)
+    with torch.no_grad():  # the encoder's own pooling, unchanged
+        assert torch.equal(avg(x), avg.model.forward_features(x))
+        assert torch.equal(token(x), token.model.forward_features(x))
+    vit = create_backbone("timm:vit_small_patch16_224", pool="avg", **kwargs | TINY_VIT)
+    assert vit.pool == "avg" and create_backbone("timm:test_resnet").pool == "avg"
+    with pytest.raises(ValueError, match=r"pool='max' is invalid for SatMAEBackbone"):
+        create_backbone("satmae:satmae_vit_tiny_patch8_96", pool="max", **kwargs)
+    with pytest.raises(ValueError, match="refuses pool='token'"):
+        create_backbone("timm:test_resnet", pool="token")
 
 
 def test_dofa_needs_wavelengths() -> None:
@@ -114,64 +126,8 @@ def test_local_weights_file(tmp_path: Any) -> None:
     dst = create_backbone("timm:test_resnet", bands=S2_BANDS[:3], weights=path)
     for key, value in src.model.state_dict().items():
         assert torch.equal(value, dst.model.state_dict()[key])
+    torch.save({"other": torch.zeros(1)}, path)
+    with pytest.raises(ValueError, match="holds no parameter"):
+        create_backbone("timm:test_resnet", bands=S2_BANDS[:3], weights=path)
     with pytest.raises(FileNotFoundError, match="does not exist"):
         create_backbone("satmae:satmae_vit_tiny_patch8_96", checkpoint="nope.pth")
-
-
-class _Declared(Backbone):
-    def __init__(self, dim: int, actual: int) -> None:
-        super().__init__(
-            bands="any",
-            input_size=8,
-            feature_dim=dim,
-            feature_info=[{"num_chs": actual, "reduction": 8}],
-        )
-        self.proj = torch.nn.Conv2d(4, actual, 8, stride=8)
-
-    def forward_levels(self, x: Tensor) -> list[Tensor]:
-        return [self.proj(x)]
-
-    def forward_features(self, x: Tensor) -> Tensor:
-        return self.proj(x).mean(dim=(2, 3))
-
-
-def _fake_factory(variant: str, *, bands: Any, **kwargs: Any) -> Backbone:
-    return _Declared(int(variant or 5), 5)
-
-
-def _with_plugin(monkeypatch: pytest.MonkeyPatch) -> None:
-    module = types.ModuleType("tgc_fake_backbones")
-    module.factory = _fake_factory  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "tgc_fake_backbones", module)
-    ep = importlib.metadata.EntryPoint(
-        name="acme", value="tgc_fake_backbones:factory", group=plugins.BACKBONE_GROUP
-    )
-    monkeypatch.setattr(
-        plugins,
-        "entry_points",
-        lambda *, group=None: [ep] if group == plugins.BACKBONE_GROUP else [],
-    )
-
-
-def test_entry_point_backbone(monkeypatch: pytest.MonkeyPatch) -> None:
-    _with_plugin(monkeypatch)
-    b = create_backbone("acme", bands=["B2", "B3", "B4", "B8"])
-    assert b.feature_dim == 5
-    assert "acme:" in list_backbones()
-
-
-def test_declared_dim_mismatch(monkeypatch: pytest.MonkeyPatch) -> None:
-    _with_plugin(monkeypatch)
-    with pytest.raises(ValueError, match="declares feature_dim=7"):
-        create_backbone("acme:7", bands=["B2", "B3", "B4", "B8"])
-
-
-def test_bad_band_keyword() -> None:
-    with pytest.raises(ValueError, match="'rgb' or 'any'"):
-        _Declared.__mro__[1].__init__(
-            _Declared.__new__(_Declared),
-            bands="all",
-            input_size=8,
-            feature_dim=1,
-            feature_info=[],
-        )

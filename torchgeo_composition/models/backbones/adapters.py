@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ...bands import band_indices, canonical_band
-from .registry import Backbone, resolve_bands
+from .base import Backbone, resolve_bands
 
 __all__ = ["BandAdapter"]
 

@@ -16,9 +16,7 @@ import torch.nn.functional as F
 from segmentation_models_pytorch.decoders.upernet.decoder import UPerNetDecoder
 from torch import Tensor, nn
 
-__all__ = ["FUSIONS", "FusedUPerNet", "Fuser", "FusionMode", "make_head"]
-
-FusionMode = Literal["concat", "mean", "weighted", "attention"]
+__all__ = ["FUSIONS", "FusedUPerNet", "Fuser", "make_head"]
 
 #: Valid fusion modes.
 FUSIONS: tuple[str, ...] = ("concat", "mean", "weighted", "attention")
@@ -59,7 +57,6 @@ class Fuser(nn.Module):
                 f"{list(dims)}; set projection_dim to project them to one size"
             )
         self.mode = mode
-        self.num = len(dims)
         self.out_dim = sum(dims) if mode == "concat" else dims[0]
         if mode == "weighted":
             self.logits = nn.Parameter(torch.zeros(len(dims)))
@@ -69,12 +66,6 @@ class Fuser(nn.Module):
             nn.init.trunc_normal_(self.embed, std=0.02)
             self.attn = nn.MultiheadAttention(dim, _num_heads(dim), batch_first=True)
             self.norm = nn.LayerNorm(dim)
-
-    def weights(self) -> Tensor:
-        """Return the per-backbone weights (uniform unless ``weighted``)."""
-        if self.mode == "weighted":
-            return self.logits.softmax(dim=0)
-        return torch.full((self.num,), 1.0 / self.num)
 
     def forward(self, xs: Sequence[Tensor]) -> Tensor:
         """Fuse.

@@ -25,15 +25,26 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..backbones.adapters import BandAdapter
-from ..backbones.registry import Backbone, create_backbone
+from ..backbones.base import Backbone
+from ..backbones.registry import create_backbone
 from .layers import PYRAMID_STRIDES, FusedUPerNet, Fuser, make_head
 
-__all__ = ["BackboneSpec", "FeatureFusion", "parse_backbone_spec"]
+__all__ = [
+    "INPUT_NORMALIZATIONS",
+    "BackboneSpec",
+    "FeatureFusion",
+    "InputNormalization",
+    "parse_backbone_spec",
+]
 
 #: A backbone given by name or as a mapping (see the module docstring).
 BackboneSpec = str | Mapping[str, Any]
 
 _SPEC_KEYS = ("name", "weights", "input_size", "frozen", "normalize")
+
+#: Where the inputs of the backbones are normalised (see :class:`FeatureFusion`).
+InputNormalization = Literal["datamodule", "backbone"]
+INPUT_NORMALIZATIONS: tuple[str, ...] = ("datamodule", "backbone")
 
 
 def parse_backbone_spec(spec: BackboneSpec, freeze: bool = True) -> dict[str, Any]:
@@ -86,7 +97,7 @@ class FeatureFusion(nn.Module):
         dropout: float = 0.0,
         decoder: Literal["upernet"] | None = None,
         decoder_channels: int = 64,
-        normalization: Literal["datamodule", "backbone"] = "datamodule",
+        input_normalization: InputNormalization = "datamodule",
     ) -> None:
         """Initialise the model.
 
@@ -104,7 +115,7 @@ class FeatureFusion(nn.Module):
             dropout: Dropout in the head.
             decoder: ``None`` (classification) or ``"upernet"`` (segmentation).
             decoder_channels: Width of the segmentation decoder.
-            normalization: ``"datamodule"``: feed inputs as delivered (already
+            input_normalization: ``"datamodule"``: feed inputs as delivered (already
                 normalised by the datamodule); ``"backbone"``: undo the input
                 normalisation (see :meth:`set_input_stats`) and apply each
                 backbone's own.
@@ -117,10 +128,10 @@ class FeatureFusion(nn.Module):
         super().__init__()
         if not backbones:
             raise ValueError("backbones is empty; give at least one backbone name")
-        if normalization not in ("datamodule", "backbone"):
+        if input_normalization not in INPUT_NORMALIZATIONS:
             raise ValueError(
-                f"normalization={normalization!r} is invalid; valid choices: "
-                "('datamodule', 'backbone')"
+                f"input_normalization={input_normalization!r} is invalid; valid "
+                f"choices: {INPUT_NORMALIZATIONS}"
             )
         if decoder not in (None, "upernet"):
             raise ValueError(
@@ -128,7 +139,7 @@ class FeatureFusion(nn.Module):
             )
         self.bands = tuple(bands)
         self.specs = [parse_backbone_spec(s, freeze) for s in backbones]
-        self.normalization = normalization
+        self.input_normalization = input_normalization
         self.backbones = nn.ModuleList()
         self.adapters = nn.ModuleList()
         for spec in self.specs:
@@ -147,13 +158,13 @@ class FeatureFusion(nn.Module):
                 BandAdapter(
                     self.bands,
                     backbone,
-                    normalize=spec["normalize"] and normalization == "backbone",
+                    normalize=spec["normalize"] and input_normalization == "backbone",
                     name=spec["name"],
                 )
             )
         self.register_buffer("input_mean", torch.zeros(len(self.bands)))
         self.register_buffer("input_std", torch.ones(len(self.bands)))
-        dims = [b.feature_dim for b in self._backbones]
+        dims = [b.num_features for b in self._backbones]
         self.projections = nn.ModuleList(
             nn.Identity() if projection_dim is None else nn.Linear(d, projection_dim)
             for d in dims
@@ -182,13 +193,13 @@ class FeatureFusion(nn.Module):
         self.level_projections = nn.ModuleList()
         self.level_fusers = nn.ModuleList()
         for backbone in self._backbones:
-            n = len(backbone.feature_info)
+            n = len(backbone.out_indices)
             self.level_sources.append(
                 [round(k * (n - 1) / (len(PYRAMID_STRIDES) - 1)) for k in range(4)]
             )
         for k in range(len(PYRAMID_STRIDES)):
             chans = [
-                b.feature_info[src[k]]["num_chs"]
+                b.feature_info[b.out_indices[src[k]]]["num_chs"]
                 for b, src in zip(self._backbones, self.level_sources, strict=True)
             ]
             self.level_projections.append(
@@ -210,13 +221,24 @@ class FeatureFusion(nn.Module):
     def _adapters(self) -> list[BandAdapter]:
         return list(self.adapters)  # type: ignore[arg-type]
 
+    def get_backbone(self, index: int) -> Backbone:
+        """Return one backbone.
+
+        Args:
+            index: Position in the ``backbones`` list.
+
+        Returns:
+            The backbone.
+        """
+        return self._backbones[index]
+
     @property
     def frozen(self) -> list[bool]:
         """Whether each backbone is frozen."""
         return [spec["frozen"] for spec in self.specs]
 
     def set_input_stats(self, mean: Sequence[float], std: Sequence[float]) -> None:
-        """Set the normalisation the data carries, undone for ``"backbone"`` mode.
+        """Set the normalisation the data carries, undone for ``"backbone"`` inputs.
 
         Args:
             mean: Per-band mean subtracted by the datamodule.
@@ -250,11 +272,12 @@ class FeatureFusion(nn.Module):
     def _inputs(self, x: Tensor) -> list[Tensor]:
         """Adapted input per backbone, sharing select/resize results.
 
-        In ``"backbone"`` mode, backbones with their own normalisation get the
-        de-normalised input; the others get the input as delivered.
+        With ``input_normalization="backbone"``, backbones with their own
+        normalisation get the de-normalised input; the others get the input as
+        delivered.
         """
         raw = x
-        if self.normalization == "backbone" and any(
+        if self.input_normalization == "backbone" and any(
             a.normalize for a in self._adapters
         ):
             raw = x * self.input_std.view(1, -1, 1, 1) + self.input_mean.view(
@@ -283,7 +306,7 @@ class FeatureFusion(nn.Module):
             self._backbones, self.frozen, self._inputs(x), strict=True
         ):
             with torch.no_grad() if frozen else nullcontext():
-                feats.append(backbone.forward_features(xb))
+                feats.append(backbone(xb))
         return feats
 
     def fuse(self, features: Sequence[Tensor]) -> Tensor:
@@ -321,7 +344,9 @@ class FeatureFusion(nn.Module):
             self._backbones, self.frozen, self._inputs(x), strict=True
         ):
             with torch.no_grad() if frozen else nullcontext():
-                per_backbone.append(backbone.forward_levels(xb))
+                per_backbone.append(
+                    backbone.forward_intermediates(xb, backbone.out_indices)
+                )
         fused = []
         for k, stride in enumerate(PYRAMID_STRIDES):
             size = (max(1, -(-h // stride)), max(1, -(-w // stride)))
@@ -360,7 +385,7 @@ class FeatureFusion(nn.Module):
         h = hashlib.sha256()
         config = {
             "bands": self.bands,
-            "normalization": self.normalization,
+            "normalization": self.input_normalization,  # key kept: caches stay valid
             "specs": self.specs,
             "input_mean": self.input_mean.tolist(),
             "input_std": self.input_std.tolist(),
