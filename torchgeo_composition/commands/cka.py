@@ -5,176 +5,87 @@ Runs each backbone (registry names, as in a fusion config) over up to
 pooled features of every pair, and writes ``cka.csv`` (the table) and ``cka.png``
 (a heat-map) to ``--output``. A fusion ``fit`` config can be given as it is: its
 ``data`` section is used, and ``model.init_args.backbones`` / ``bands`` /
-``normalization`` are the defaults::
+``input_normalization`` are the defaults::
 
     torchgeo-composition cka --config configs/fusion/eurosat_concat.yaml --output cka/
+
+The work is :func:`torchgeo_composition.models.fusion.cka_report.cka_report`; this
+module parses the arguments, calls it and prints the table.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
-from pathlib import Path
+from collections.abc import Sequence
 from typing import Any, Literal
 
-import numpy as np
-import pandas as pd
-import torch
-from jsonargparse import ActionConfigFile, ArgumentParser  # type: ignore[attr-defined]
-from matplotlib.figure import Figure
-from torch import Tensor
-from tqdm.auto import tqdm
+from jsonargparse import ArgumentParser, Namespace
 
-from ..files import atomic_path
-from ..models.fusion.cka import linear_cka
-from ..models.fusion.model import FeatureFusion
+from ..models.fusion.cka_report import CKAReport, cka_report
+from ..tables import markdown_table
+from .common import command_parser, run_command
 
-__all__ = ["cka_matrix", "main", "markdown_table", "plot_cka"]
+__all__ = ["build_parser", "main"]
+
+PROG = "torchgeo-composition cka"
+
+#: Arguments whose defaults a fusion ``fit`` config's ``model.init_args`` gives.
+_FROM_MODEL = ("backbones", "bands", "input_normalization")
 
 
-def cka_matrix(features: Sequence[Tensor]) -> np.ndarray[Any, np.dtype[np.float64]]:
-    """Linear CKA between every pair of feature matrices.
-
-    Args:
-        features: One ``(N, D_i)`` matrix per backbone, same samples.
+def build_parser() -> ArgumentParser:
+    """Return the command's argument parser.
 
     Returns:
-        Symmetric ``(B, B)`` matrix with ones on the diagonal.
+        A jsonargparse parser taking ``--config``, ``--data`` (any TorchGeo
+        datamodule) and the arguments of
+        :func:`~torchgeo_composition.models.fusion.cka_report.cka_report`; the
+        ``model``, ``trainer`` and ``seed_everything`` sections of a ``fit``
+        config are accepted.
     """
-    n = len(features)
-    out = np.eye(n)
-    for i in range(n):
-        for j in range(i + 1, n):
-            out[i, j] = out[j, i] = linear_cka(features[i], features[j])
-    return out
-
-
-def _write(path: Path, write: Callable[[str], None]) -> None:
-    with atomic_path(path) as tmp:
-        write(str(tmp))
-
-
-def plot_cka(table: pd.DataFrame, path: Path) -> None:
-    """Write a CKA heat-map PNG atomically.
-
-    Args:
-        table: Square CKA table indexed by backbone name.
-        path: Output PNG.
-    """
-    n = len(table)
-    fig = Figure(figsize=(2 + 1.2 * n, 1.5 + 1.0 * n))
-    ax = fig.add_subplot()
-    im = ax.imshow(table.to_numpy(), vmin=0.0, vmax=1.0, cmap="viridis")
-    labels = [str(name) for name in table.index]
-    ax.set_xticks(range(n), labels, rotation=30, ha="right")
-    ax.set_yticks(range(n), labels)
-    for i in range(n):
-        for j in range(n):
-            value = float(table.to_numpy()[i, j])
-            color = "black" if value > 0.6 else "white"
-            ax.text(j, i, f"{value:.2f}", ha="center", va="center", color=color)
-    ax.set_title("linear CKA")
-    fig.colorbar(im, ax=ax)
-    fig.tight_layout()
-    _write(path, lambda tmp: fig.savefig(tmp, dpi=120, format="png"))
-
-
-def markdown_table(table: pd.DataFrame) -> str:
-    """Format a CKA table as Markdown.
-
-    Args:
-        table: Square CKA table indexed by backbone name.
-
-    Returns:
-        The Markdown text.
-    """
-    header = "| | " + " | ".join(map(str, table.columns)) + " |"
-    rule = "|---" * (len(table.columns) + 1) + "|"
-    rows = [
-        f"| {name} | " + " | ".join(f"{v:.3f}" for v in row) + " |"
-        for name, row in zip(table.index, table.to_numpy(), strict=True)
-    ]
-    return "\n".join([header, rule, *rows])
-
-
-def _batches(dm: Any, split: str) -> Iterator[dict[str, Any]]:
-    stage = {"train": "fit", "val": "validate", "test": "test"}[split]
-    dm.setup("fit" if stage == "validate" else stage)
-    aug = getattr(dm, f"{split}_aug", None) or getattr(dm, "aug", None)
-    for batch in getattr(dm, f"{split}_dataloader")():
-        yield aug(batch) if aug is not None else batch
-
-
-def _parser() -> ArgumentParser:
     from torchgeo.datamodules import BaseDataModule
 
-    parser = ArgumentParser(
-        prog="torchgeo-composition cka",
-        description="Linear CKA between backbones' features on a dataset split.",
+    parser = command_parser(
+        PROG,
+        "Linear CKA between backbones' features on a dataset split.",
+        cka_report,
+        skip={"data", *_FROM_MODEL},
     )
-    parser.add_argument("--config", action=ActionConfigFile)
     parser.add_subclass_arguments(BaseDataModule, "data", required=True)
     parser.add_argument("--backbones", type=list[str | dict[str, Any]] | None)
     parser.add_argument("--bands", type=list[str] | None)
     parser.add_argument(
-        "--normalization", type=Literal["datamodule", "backbone"] | None
+        "--input_normalization", type=Literal["datamodule", "backbone"] | None
     )
-    parser.add_argument("--split", type=Literal["train", "val", "test"], default="val")
-    parser.add_argument("--num_samples", type=int, default=512)
-    parser.add_argument("--output", type=str, default="cka")
     parser.add_argument("--model", type=dict[str, Any] | None, help="fit config model")
     parser.add_argument("--trainer", type=dict[str, Any] | None, help="ignored")
     parser.add_argument("--seed_everything", type=Any, help="ignored")
     return parser
 
 
-def main(argv: list[str]) -> int:
-    """Run the command.
+def _model_defaults(parser: ArgumentParser, cfg: Namespace) -> Namespace:
+    """Fill ``backbones``, ``bands``, ``input_normalization`` from ``--model``."""
+    init = dict((cfg.model or {}).get("init_args", {}))
+    for key in _FROM_MODEL:
+        if cfg.get(key) is None and key in init:
+            cfg[key] = init[key]
+    cfg.backbones = cfg.backbones or []
+    cfg.bands = cfg.bands or []
+    cfg.input_normalization = cfg.input_normalization or "datamodule"
+    return cfg
+
+
+def _show(report: CKAReport) -> None:
+    print(markdown_table(report.table, index=True))
+    print(f"wrote {report.csv} and {report.figure} ({report.num_samples} samples)")
+
+
+def main(argv: Sequence[str]) -> int:
+    """Run ``torchgeo-composition cka``.
 
     Args:
-        argv: Command-line arguments.
+        argv: Command-line arguments after ``cka``.
 
     Returns:
-        Exit code 0.
-
-    Raises:
-        ValueError: If fewer than two backbones, no bands, or fewer than two
-            samples are given.
+        0 on success, 2 when the inputs are invalid (the error is printed).
     """
-    parser = _parser()
-    cfg = parser.parse_args(argv)
-    init = dict((cfg.model or {}).get("init_args", {}))
-    backbones = cfg.backbones or init.get("backbones")
-    bands = cfg.bands or init.get("bands")
-    normalization = cfg.normalization or init.get("normalization", "datamodule")
-    if not backbones or len(backbones) < 2:
-        raise ValueError(f"backbones={backbones!r}: give at least two backbones")
-    if not bands:
-        raise ValueError("bands is missing: give --bands (the data's band names)")
-    if cfg.num_samples < 2:
-        raise ValueError(f"num_samples={cfg.num_samples} must be >= 2")
-    dm = parser.instantiate_classes(cfg).data
-    model = FeatureFusion(
-        backbones, bands, num_classes=2, freeze=True, normalization=normalization
-    ).eval()
-    if normalization == "backbone" and getattr(dm, "mean", None) is not None:
-        model.set_input_stats(dm.mean, dm.std)
-    parts: list[list[Tensor]] = []
-    seen = 0
-    with torch.inference_mode():
-        for batch in tqdm(_batches(dm, cfg.split), desc="cka", disable=None):
-            parts.append(model.backbone_features(batch["image"].float()))
-            seen += len(batch["image"])
-            if seen >= cfg.num_samples:
-                break
-    if seen < 2:
-        raise ValueError(f"split {cfg.split!r} has {seen} samples; need >= 2")
-    feats = [torch.cat(col)[: cfg.num_samples] for col in zip(*parts, strict=True)]
-    names = [spec["name"] for spec in model.specs]
-    table = pd.DataFrame(cka_matrix(feats), index=names, columns=names)
-    out = Path(cfg.output)
-    out.mkdir(parents=True, exist_ok=True)
-    _write(out / "cka.csv", lambda tmp: table.to_csv(tmp, float_format="%.4f"))
-    plot_cka(table, out / "cka.png")
-    print(markdown_table(table))
-    print(f"wrote {out / 'cka.csv'} and {out / 'cka.png'} ({len(feats[0])} samples)")
-    return 0
+    return run_command(build_parser(), cka_report, argv, _show, _model_defaults)

@@ -10,13 +10,11 @@ features by sample digest instead of running the backbones.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import torch
 from lightning.pytorch.utilities import rank_zero_warn
 from torch import Tensor
-from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
 from ..models.fusion.cache import (
@@ -24,6 +22,7 @@ from ..models.fusion.cache import (
     FeatureCache,
     dataset_fingerprint,
     sample_digests,
+    split_batches,
 )
 from ..models.fusion.model import FeatureFusion
 
@@ -44,33 +43,6 @@ class CacheMixin:
         if not hasattr(self, "_cached"):
             self._cached: dict[str, CachedSplit] = {}
         return self._cached
-
-    def _split_batches(self, split: str) -> Callable[[], Any] | None:
-        dm = self.trainer.datamodule
-        loader_fn = getattr(dm, f"{split}_dataloader", None)
-        if loader_fn is None:
-            return None
-        aug = getattr(dm, f"{split}_aug", None) or getattr(dm, "aug", None)
-
-        def batches() -> Any:
-            # every sample once, in order (training loaders may drop the last batch)
-            base = loader_fn()
-            loader = DataLoader(
-                base.dataset,
-                batch_size=base.batch_size or 1,
-                shuffle=False,
-                num_workers=base.num_workers,
-                collate_fn=base.collate_fn,
-                drop_last=False,
-            )
-            for batch in loader:
-                batch = {
-                    k: v.to(self.device) if isinstance(v, Tensor) else v
-                    for k, v in batch.items()
-                }
-                yield aug(batch) if aug is not None else batch
-
-        return batches
 
     def _check_cacheable(self) -> None:
         dm = getattr(self.trainer, "datamodule", None)
@@ -95,12 +67,13 @@ class CacheMixin:
     def _open_split(self, split: str) -> None:
         if self.cache is None or split in self.cached:
             return
-        batches = self._split_batches(split)
-        if batches is None:
+        dm = self.trainer.datamodule
+        if getattr(dm, f"{split}_dataloader", None) is None:
             return
+        batches = split_batches(dm, split, self.device)
         digests = [
             d
-            for batch in tqdm(batches(), desc=f"digest {split}", disable=None)
+            for batch in tqdm(batches, desc=f"digest {split}", disable=None)
             for d in sample_digests(batch["image"])
         ]
         if not digests:
@@ -110,17 +83,16 @@ class CacheMixin:
         )
         entry = self.cache.load(key)
         if entry is None:
-            entry = self._compute_split(key, split, batches)
+            entry = self._compute_split(key, split)
         self.cached[split] = entry
 
     @torch.no_grad()
-    def _compute_split(
-        self, key: str, split: str, batches: Callable[[], Any]
-    ) -> CachedSplit:
+    def _compute_split(self, key: str, split: str) -> CachedSplit:
         assert self.cache is not None
         digests: list[bytes] = []
         parts: list[list[Tensor]] = []
-        for batch in tqdm(batches(), desc=f"cache {split}", disable=None):
+        batches = split_batches(self.trainer.datamodule, split, self.device)
+        for batch in tqdm(batches, desc=f"cache {split}", disable=None):
             digests += sample_digests(batch["image"])
             parts.append(
                 [f.cpu() for f in self.model.backbone_features(batch["image"])]

@@ -30,15 +30,58 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 from torch import Tensor
+from torch.utils.data import DataLoader
 
-__all__ = ["CachedSplit", "FeatureCache", "sample_digests"]
+__all__ = [
+    "CachedSplit",
+    "FeatureCache",
+    "dataset_fingerprint",
+    "sample_digests",
+    "split_batches",
+]
+
+
+def split_batches(
+    datamodule: Any, split: str, device: torch.device | str | None = None
+) -> Iterator[dict[str, Any]]:
+    """Every sample of a datamodule split once, in order, as the model gets it.
+
+    The split's dataset is read without shuffling and without dropping the last
+    batch, batches are moved to ``device`` and passed through the datamodule's
+    ``<split>_aug`` (or ``aug``), as Lightning's ``on_after_batch_transfer`` does.
+
+    Args:
+        datamodule: A datamodule set up for the split (``<split>_dataloader``).
+        split: ``"train"``, ``"val"``, ``"test"`` or ``"predict"``.
+        device: Device of the batches; ``None`` leaves them where they are.
+
+    Yields:
+        Batches (dicts).
+    """
+    base = getattr(datamodule, f"{split}_dataloader")()
+    loader = DataLoader(
+        base.dataset,
+        batch_size=base.batch_size or 1,
+        shuffle=False,
+        num_workers=base.num_workers,
+        collate_fn=base.collate_fn,
+        drop_last=False,
+    )
+    aug = getattr(datamodule, f"{split}_aug", None) or getattr(datamodule, "aug", None)
+    for batch in loader:
+        if device is not None:
+            batch = {
+                k: v.to(device) if isinstance(v, Tensor) else v
+                for k, v in batch.items()
+            }
+        yield aug(batch) if aug is not None else batch
 
 
 def sample_digests(images: Tensor) -> list[bytes]:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 import numpy as np
 import torch
 from numpy.typing import ArrayLike
 from torch import Tensor
 
-__all__ = ["linear_cka"]
+__all__ = ["cka_matrix", "linear_cka"]
 
 
 def linear_cka(x: Tensor | ArrayLike, y: Tensor | ArrayLike) -> float:
@@ -43,3 +46,22 @@ def linear_cka(x: Tensor | ArrayLike, y: Tensor | ArrayLike) -> float:
     if denom == 0:
         raise ValueError("CKA is undefined for constant features (zero variance)")
     return float(torch.linalg.matrix_norm(b.T @ a) ** 2 / denom)
+
+
+def cka_matrix(
+    features: Sequence[Tensor | ArrayLike],
+) -> np.ndarray[Any, np.dtype[np.float64]]:
+    """Linear CKA between every pair of feature matrices.
+
+    Args:
+        features: One ``(N, D_i)`` matrix per backbone, same samples.
+
+    Returns:
+        Symmetric ``(B, B)`` matrix with ones on the diagonal.
+    """
+    n = len(features)
+    out = np.eye(n)
+    for i in range(n):
+        for j in range(i + 1, n):
+            out[i, j] = out[j, i] = linear_cka(features[i], features[j])
+    return out
