@@ -79,3 +79,24 @@ def test_config_file_builds_the_measures() -> None:
     assert measure.settings == {"bins": 32, "value_range": [0.0, 1.0]}
     measure.update(torch.zeros(2, 1, 4, 4))
     assert float(measure.compute()["mean"]) == 0.0
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_gpu_run_logs_the_cpu_values(tmp_path: Path) -> None:
+    dm = DictDataModule(n=12, batch_size=4)
+    trainer = Trainer(
+        accelerator="gpu",
+        devices=1,
+        max_epochs=1,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        callbacks=[DiversityMonitor(measures=[SpectralEntropy(bins=16)])],
+        default_root_dir=tmp_path,
+    )
+    trainer.fit(TinyEntropyTask(in_channels=3), dm)
+    values = spectral_entropy(dm.images, bins=16).double()
+    mean = float(trainer.callback_metrics["train_spectral_entropy/epoch_mean"])
+    assert mean == pytest.approx(float(values.mean()), rel=1e-6)

@@ -115,3 +115,19 @@ def test_integer_images_with_full_dtype_range() -> None:
     metric.update(images)
     expected = spectral_entropy(images, bins=16, value_range=None).double().mean()
     assert float(metric.compute()["mean"]) == pytest.approx(float(expected))
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_states_on_the_gpu_match_cpu() -> None:
+    images = _images()
+    strata = ["europe", "africa"] * 5
+    cpu, gpu = SpectralEntropy(), SpectralEntropy().to("cuda")
+    for metric in (cpu, gpu):
+        metric.track(["europe"])
+    cpu.update(images, strata)
+    gpu.update(images.cuda(), strata)
+    expected, got = cpu.compute(), gpu.compute()
+    assert got["mean"].device.type == "cuda"
+    for key, value in expected.items():
+        torch.testing.assert_close(got[key].cpu(), value, equal_nan=True)
