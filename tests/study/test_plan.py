@@ -50,6 +50,7 @@ def test_plan_writes_steps_dependencies_and_commands(tmp_path: Path) -> None:
     assert step_main([str(root / "steps/compose-europe")]) == 0
     assert (root / "steps/compose-europe/DONE.json").is_file()
     assert (root / "steps/compose-europe/manifest.parquet").is_file()
+    assert step_main([str(tmp_path)]) == 2  # a folder that holds no step
 
 
 def test_command_line_options_override_the_file(tmp_path: Path) -> None:

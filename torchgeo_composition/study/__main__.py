@@ -6,16 +6,18 @@ steps it depends on are done.
 
 from __future__ import annotations
 
-import argparse
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
-from .lightning.run import EXECUTORS
+from jsonargparse import ArgumentParser
+
+from .lightning.run import Executor
 from .records import STEP_FILE, Step, read_json
 from .steps import run_step
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     """Run the step whose folder is given.
 
     Args:
@@ -25,13 +27,18 @@ def main(argv: list[str] | None = None) -> int:
         0 if the step is done (now or before), 1 if it failed or its inputs are
         not done, 2 if the folder holds no step.
     """
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog="python -m torchgeo_composition.study",
         description="Run one step of a study (a line of its plan.sh).",
     )
-    parser.add_argument("step_dir", help="the step's folder (holding step.json)")
-    parser.add_argument("--executor", choices=EXECUTORS, default="subprocess")
-    args = parser.parse_args(argv)
+    parser.add_argument("step_dir", type=str, help="the step's folder (step.json)")
+    parser.add_argument(
+        "--executor",
+        type=Executor,
+        default="subprocess",
+        help="run Lightning steps as subprocesses of the CLI or in this process",
+    )
+    args = parser.parse_args(None if argv is None else list(argv))
     data = read_json(Path(args.step_dir) / STEP_FILE)
     if data is None:
         print(
