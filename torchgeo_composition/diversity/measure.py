@@ -50,7 +50,7 @@ class DiversityMeasure(Metric):
     Subclasses set :attr:`name` and :attr:`label` and implement
     :meth:`per_sample`; band-resolved measures also implement :meth:`per_band`.
     ``update(images, strata)`` adds a batch; ``compute()`` returns a dict of
-    float64 tensors:
+    tensors (float64 statistics):
 
     * ``mean``, ``std`` (unbiased; NaN below two samples), ``count`` and ``empty``
       (samples whose value is NaN, left out of the statistics) over all samples;
@@ -196,7 +196,7 @@ class DiversityMeasure(Metric):
         """Return the statistics (see the class docstring).
 
         Returns:
-            Name -> float64 tensor.
+            Name -> tensor.
         """
         n, s, q = self.count, self.total, self.total_sq
         mean = s / n
