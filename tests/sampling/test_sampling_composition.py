@@ -112,3 +112,22 @@ def test_region_layer_values() -> None:
     assert Composition("global", layer=layer).name == "global"  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="unknown biome 'taiga'"):
         Composition("taiga", layer=layer)  # type: ignore[arg-type]
+
+
+def test_registered_preset_is_one_line_and_works_everywhere() -> None:
+    from uuid import uuid4
+
+    from torchgeo_composition.sampling import list_presets, register_preset
+
+    name = f"tropics_{uuid4().hex[:8]}"
+    register_preset(name, {"africa": 2, "south_america": 1})
+    assert name in list_presets()
+    comp = Composition(name)
+    assert comp.name == name
+    assert comp.weights() == pytest.approx({"africa": 2 / 3, "south_america": 1 / 3})
+    with pytest.raises(ValueError, match="already exists"):
+        register_preset(name, {"africa": 1})
+    with pytest.raises(ValueError, match="already exists"):
+        register_preset("europe", {"africa": 1})
+    with pytest.raises(ValueError, match="positive weight"):
+        register_preset(f"{name}_zero", {"africa": 0})

@@ -15,10 +15,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .build import ComposedSet, build_manifest, compose, map_path_for, stratified_index
-from .composition import PRESETS, Composition
+from .composition import PRESETS, Composition, list_presets, register_preset
 from .manifest import (
+    LOCK_TIMEOUT_S,
     MANIFEST_SUFFIXES,
+    ManifestMismatchError,
     check_manifest_matches,
+    manifest_lock,
     read_manifest,
     summary_path,
     write_manifest,
@@ -27,6 +30,7 @@ from .pool import (
     INDEX_COLUMNS,
     UNASSIGNED,
     PoolLike,
+    manifest_digest,
     pool_fingerprint,
     strata_fingerprint,
 )
@@ -46,6 +50,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "INDEX_COLUMNS",
+    "LOCK_TIMEOUT_S",
     "MANIFEST_COLUMNS",
     "MANIFEST_ORDER",
     "MANIFEST_SUFFIXES",
@@ -54,6 +59,7 @@ __all__ = [
     "UNASSIGNED",
     "ComposedSet",
     "Composition",
+    "ManifestMismatchError",
     "PoolLike",
     "Selection",
     "ShortfallPolicy",
@@ -63,11 +69,15 @@ __all__ = [
     "compose",
     "format_counts_table",
     "largest_remainder",
+    "list_presets",
+    "manifest_digest",
+    "manifest_lock",
     "map_path_for",
     "plot_selection_map",
     "pool_fingerprint",
     "read_manifest",
     "redistribute_quotas",
+    "register_preset",
     "select",
     "strata_fingerprint",
     "stratified_index",
