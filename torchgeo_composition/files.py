@@ -291,7 +291,8 @@ def file_lock(
     Args:
         path: The guarded file.
         what: What the file is, for messages (e.g. ``"manifest"``).
-        timeout: Seconds to wait for the lock; ``None`` waits for ever.
+        timeout: Seconds to wait for the lock; ``None`` waits for ever, 0 fails at
+            once (without the waiting line).
 
     Yields:
         This process's :class:`LockHolder` entry, or ``None`` when no lock was
@@ -319,18 +320,20 @@ def file_lock(
     except Timeout:
         holder = _read_holder(lock)
         wait = "for ever" if timeout is None else f"up to {timeout:g} s"
-        print(
-            f"{what} {str(path)!r} is locked by {_describe(holder)}; waiting {wait}",
-            file=sys.stderr,
-            flush=True,
-        )
+        if timeout != 0:  # timeout 0: fail at once, without a waiting line
+            print(
+                f"{what} {str(path)!r} is locked by {_describe(holder)}; waiting {wait}",
+                file=sys.stderr,
+                flush=True,
+            )
         try:
             flock.acquire(timeout=-1 if timeout is None else timeout)
         except Timeout:
             holder = _read_holder(lock) or holder
+            waited = f" (waited {timeout:g} s)" if timeout else ""
             raise FileLockedError(
                 f"{what} {str(path)!r} is locked by {_describe(holder)}: another run "
-                f"is writing it (waited {timeout:g} s). Wait for that run to finish "
+                f"is writing it{waited}. Wait for that run to finish "
                 f"and try again, or choose another path (lock file {str(lock)!r})"
             ) from None
     me = _new_holder()
