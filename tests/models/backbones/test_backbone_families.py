@@ -1,5 +1,6 @@
 import importlib.util
 import os
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -131,3 +132,27 @@ def test_local_weights_file(tmp_path: Any) -> None:
         create_backbone("timm:test_resnet", bands=S2_BANDS[:3], weights=path)
     with pytest.raises(FileNotFoundError, match="does not exist"):
         create_backbone("satmae:satmae_vit_tiny_patch8_96", checkpoint="nope.pth")
+
+
+def test_weights_enum_file_is_read_safely(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.data.checkpoints import crafted
+
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))
+    name = "ResNet18_Weights.SENTINEL2_ALL_MOCO"
+    src = create_backbone("torchgeo:resnet18", weights=None, check=False)
+    cached = os.path.join(
+        tmp_path, "checkpoints", "resnet18_sentinel2_all_moco-59bfdff9.pth"
+    )
+    os.makedirs(os.path.dirname(cached))
+    crafted(Path(cached), tmp_path / "pwned")
+    with pytest.raises(ValueError, match=r"weights '.*': file '.*' was refused.*posix"):
+        create_backbone("torchgeo:resnet18", weights=name, check=False)
+    assert not (tmp_path / "pwned").exists()
+    torch.save(src.model.state_dict(), cached)
+    dst = create_backbone("torchgeo:resnet18", weights=name, check=False)
+    for key, value in src.model.state_dict().items():
+        assert torch.equal(value, dst.model.state_dict()[key])
+    with pytest.raises(FileNotFoundError, match=r"weights 'w/missing.pth' does not"):
+        create_backbone("torchgeo:resnet18", weights="w/missing.pth", check=False)

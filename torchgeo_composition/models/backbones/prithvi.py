@@ -9,6 +9,7 @@ from typing import Any, Literal
 from timm.models._features import feature_take_indices
 from torch import Tensor, nn
 
+from ...serialization import check_checkpoint
 from .base import Backbone
 from .registry import register_backbone
 
@@ -84,7 +85,9 @@ def prithvi_backbone(
     Args:
         variant: terratorch backbone name, e.g. ``"prithvi_eo_v2_300"``.
         bands: Data bands (Prithvi takes B2, B3, B4, B8A, B11, B12).
-        weights: ``None`` (random init) or a local checkpoint file.
+        weights: ``None`` (random init) or a local checkpoint file; terratorch
+            loads it after :func:`~torchgeo_composition.serialization.check_checkpoint`
+            found only allowed types in it.
         input_size: Input size (default 224).
         pool: ``"avg"`` or ``"token"``.
         **kwargs: Passed to terratorch's registry.
@@ -93,8 +96,12 @@ def prithvi_backbone(
         The backbone.
 
     Raises:
-        ValueError: If terratorch is not installed.
+        ValueError: If terratorch is not installed, or ``weights`` is not a
+            checkpoint or holds a type outside the allow-list.
+        FileNotFoundError: If ``weights`` does not exist.
     """
+    if weights is not None:
+        check_checkpoint(weights, "weights")
     if importlib.util.find_spec("terratorch") is None:
         raise ValueError(
             f"backbone 'prithvi:{variant}' needs terratorch, which is not installed; "

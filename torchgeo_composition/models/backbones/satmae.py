@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from typing import Any, Literal
 
@@ -10,7 +9,7 @@ from timm.models._features import feature_take_indices
 from torch import Tensor, nn
 
 from ...bands import FMOW_MEAN, FMOW_STD, SATMAE_BANDS
-from ..satmae import create_satmae_encoder
+from ..satmae import create_satmae_encoder, load_satmae_checkpoint
 from .base import Backbone
 from .mae_vit import MAEViTBackbone
 from .registry import register_backbone
@@ -83,11 +82,14 @@ def satmae_backbone(
 
     Raises:
         FileNotFoundError: If the checkpoint does not exist.
+        ValueError: If it is not a checkpoint, holds a type outside the
+            allow-list or does not fit the preset (the message names the file).
     """
-    source = checkpoint or weights
-    if source is not None and not os.path.isfile(source):
-        raise FileNotFoundError(f"SatMAE checkpoint={source!r} does not exist")
+    source, what = (checkpoint, "checkpoint") if checkpoint else (weights, "weights")
     if input_size is not None:
         kwargs.setdefault("img_size", input_size)
     kwargs["global_pool"] = SatMAEBackbone.check_pool(pool) == "avg"
-    return SatMAEBackbone(create_satmae_encoder(variant, checkpoint=source, **kwargs))
+    encoder = create_satmae_encoder(variant, **kwargs)
+    if source is not None:
+        load_satmae_checkpoint(encoder, source, strict=True, what=what)
+    return SatMAEBackbone(encoder)

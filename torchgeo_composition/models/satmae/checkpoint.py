@@ -5,14 +5,13 @@ Three sources are understood: a reference SatMAE checkpoint (a dict whose
 :class:`~torchgeo_composition.trainers.SatMAETask` (``state_dict`` entries under
 ``model.``), and a bare state dict. Encoders can be loaded from masked-autoencoder
 checkpoints: the decoder is reported as ignored, and ``norm`` becomes ``fc_norm``
-for global pooling.
+for global pooling. Files are read with ``weights_only=True`` and an allow-list
+(:mod:`torchgeo_composition.serialization`); nothing in them is ever run.
 """
 
 from __future__ import annotations
 
-import argparse
 import os
-import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +21,7 @@ import torch
 from torch import Tensor, nn
 
 from ...files import atomic_path
+from ...serialization import load_checkpoint, preview
 from .config import encoder_kwargs
 from .encoder import GroupChannelViT
 
@@ -47,48 +47,42 @@ class LoadReport:
     renamed: tuple[str, ...] = field(default_factory=tuple)
 
 
-def read_checkpoint(source: str | os.PathLike[str]) -> dict[str, Any]:
-    """Read a checkpoint file onto the CPU.
+def read_checkpoint(
+    source: str | os.PathLike[str], what: str = "checkpoint"
+) -> dict[str, Any]:
+    """Read a checkpoint file onto the CPU, without running code from it.
 
-    Tensors-only files and files with ``argparse.Namespace`` arguments (the
-    reference's) load with ``weights_only=True``; anything else falls back to a
-    full unpickle with a warning.
+    The file is loaded with ``torch.load(weights_only=True)`` and the allow-list
+    of :func:`~torchgeo_composition.serialization.load_checkpoint` (tensors,
+    plain containers, ``argparse.Namespace`` as in the reference's checkpoints,
+    numpy scalars, paths); anything else is refused, never unpickled.
 
     Args:
         source: Path of the file.
+        what: How error messages name the file.
 
     Returns:
         The loaded dictionary.
 
     Raises:
         FileNotFoundError: If the file does not exist.
-        ValueError: If the file does not hold a dictionary.
+        ValueError: If the file is not a ``torch.save`` dictionary, or holds a
+            type outside the allow-list (an
+            :class:`~torchgeo_composition.serialization.UnsafeCheckpointError`);
+            the message names the file.
     """
-    path = Path(source)
-    if not path.is_file():
-        raise FileNotFoundError(f"checkpoint {str(path)!r} does not exist")
-    try:
-        with torch.serialization.safe_globals([argparse.Namespace]):
-            obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception:  # retry with a full unpickle
-        warnings.warn(
-            f"checkpoint {str(path)!r} holds Python objects beyond tensors; it is "
-            "loaded with weights_only=False, so only load files you trust",
-            UserWarning,
-            stacklevel=2,
-        )
-        obj = torch.load(path, map_location="cpu", weights_only=False)
-    if not isinstance(obj, dict):
-        raise ValueError(f"checkpoint {str(path)!r} must hold a dict, got {type(obj)}")
-    return obj
+    return load_checkpoint(source, what)
 
 
-def extract_state_dict(checkpoint: Mapping[str, Any]) -> dict[str, Tensor]:
+def extract_state_dict(
+    checkpoint: Mapping[str, Any], what: str = "checkpoint"
+) -> dict[str, Tensor]:
     """Return the model state dict inside a checkpoint of any supported kind.
 
     Args:
         checkpoint: A reference checkpoint (``model`` entry), a Lightning checkpoint
             (``state_dict`` with ``model.`` prefixes) or a bare state dict.
+        what: How the error message names the checkpoint (e.g. its path).
 
     Returns:
         Parameter name -> tensor, with ``model.``, ``module.`` and ``_orig_mod.``
@@ -116,8 +110,9 @@ def extract_state_dict(checkpoint: Mapping[str, Any]) -> dict[str, Tensor]:
         out[key] = value
     if not out:
         raise ValueError(
-            "checkpoint holds no state dict: expected a 'model' entry (SatMAE), a "
-            f"'state_dict' entry (Lightning) or tensors; found keys {sorted(checkpoint)}"
+            f"{what} holds no state dict: expected a 'model' entry (SatMAE), a "
+            "'state_dict' entry (Lightning) or tensors; found keys "
+            f"{preview(sorted(map(str, checkpoint)))}"
         )
     return out
 
@@ -126,28 +121,49 @@ def load_satmae_checkpoint(
     model: nn.Module,
     source: str | os.PathLike[str] | Mapping[str, Any],
     strict: bool = True,
+    *,
+    what: str = "checkpoint",
 ) -> LoadReport:
     """Load SatMAE weights into a :class:`GroupChannelMAE` or :class:`GroupChannelViT`.
 
     Args:
         model: The model to load into.
-        source: A checkpoint path, or an already loaded checkpoint or state dict.
+        source: A checkpoint path (read with :func:`read_checkpoint`, never
+            unpickled freely), or an already loaded checkpoint or state dict.
         strict: Raise if a model parameter is missing or an unknown entry is
             present. Decoder, mask-token and head entries are always allowed
             (ignored) when loading an encoder, and ``channel_cls_embed`` may be
             missing (it keeps its zero init, as in the reference).
+        what: How error messages name the checkpoint (with its path).
 
     Returns:
         A :class:`LoadReport`.
 
     Raises:
         FileNotFoundError: If ``source`` is a path that does not exist.
-        ValueError: If shapes differ (the message names each key with both
-            shapes), or, with ``strict``, if entries are missing or unknown.
+        ValueError: If the file is not a checkpoint or holds a refused type, if
+            it holds no weights of the model (another architecture), if shapes
+            differ (the message names the keys with both shapes), or, with
+            ``strict``, if entries are missing or unknown. Messages name the file.
     """
-    checkpoint = source if isinstance(source, Mapping) else read_checkpoint(source)
-    state = extract_state_dict(checkpoint)
+    if isinstance(source, Mapping):
+        checkpoint, label = source, what
+    else:
+        checkpoint = read_checkpoint(source, what)
+        label = f"{what} {str(source)!r}"
+    return _load_state(model, extract_state_dict(checkpoint, label), label, strict)
+
+
+def _join(items: list[str], limit: int = 3) -> str:
+    head = "; ".join(items[:limit])
+    return head if len(items) <= limit else f"{head}; and {len(items) - limit} more"
+
+
+def _load_state(
+    model: nn.Module, state: dict[str, Tensor], label: str, strict: bool
+) -> LoadReport:
     expected = model.state_dict()
+    name = type(model).__name__
     renamed = []
     is_encoder = isinstance(model, GroupChannelViT)
     if is_encoder and model.global_pool and "fc_norm.weight" not in state:
@@ -155,6 +171,12 @@ def load_satmae_checkpoint(
             if f"norm.{suffix}" in state:
                 state[f"fc_norm.{suffix}"] = state.pop(f"norm.{suffix}")
                 renamed.append(f"norm.{suffix} -> fc_norm.{suffix}")
+    if not set(state) & set(expected):
+        raise ValueError(
+            f"{label} holds no weights of {name}: none of its {len(state)} "
+            f"tensors ({preview(sorted(state), 3)}) is a parameter of the model; "
+            "is it a checkpoint of another architecture?"
+        )
     mismatched = [
         f"{k}: checkpoint {tuple(v.shape)} vs model {tuple(expected[k].shape)}"
         for k, v in state.items()
@@ -162,8 +184,9 @@ def load_satmae_checkpoint(
     ]
     if mismatched:
         raise ValueError(
-            "checkpoint shapes do not match the model (check img_size, patch_size, "
-            "channel_groups and the preset): " + "; ".join(mismatched)
+            f"{label} does not fit {name}: {len(mismatched)} shapes differ: "
+            f"{_join(mismatched)} (check img_size, patch_size, channel_groups and "
+            "the preset)"
         )
     missing = sorted(k for k in expected if k not in state)
     ignored = sorted(k for k in state if k not in expected)
@@ -174,8 +197,8 @@ def load_satmae_checkpoint(
         bad_ignored = [k for k in ignored if not k.startswith(ignorable)]
         if bad_missing or bad_ignored:
             raise ValueError(
-                f"checkpoint does not fit {type(model).__name__} (strict=True): "
-                f"missing {bad_missing}, unexpected {bad_ignored}"
+                f"{label} does not fit {name} (strict=True): missing "
+                f"{preview(bad_missing)}, unexpected {preview(bad_ignored)}"
             )
     model.load_state_dict(
         {k: v for k, v in state.items() if k in expected}, strict=False
@@ -231,14 +254,16 @@ def export_encoder(
 
     Raises:
         FileNotFoundError: If ``task_checkpoint`` does not exist.
-        ValueError: If it holds no SatMAE state dict.
+        ValueError: If it is not a checkpoint, holds a type outside the
+            allow-list or holds no SatMAE state dict (the message names it).
     """
+    label = f"checkpoint {str(task_checkpoint)!r}"
     checkpoint = read_checkpoint(task_checkpoint)
-    state = extract_state_dict(checkpoint)
+    state = extract_state_dict(checkpoint, label)
     if "channel_embed" not in state or "pos_embed" not in state:
         raise ValueError(
-            f"{str(task_checkpoint)!r} is not a SatMAE checkpoint: it has no "
-            "'channel_embed' or 'pos_embed' entry"
+            f"{label} is not a SatMAE checkpoint: it has no 'channel_embed' or "
+            f"'pos_embed' entry (found {preview(sorted(state), 3)})"
         )
     payload: dict[str, Any] = {"model": encoder_state_dict(state, global_pool)}
     config = checkpoint.get("satmae_config")
@@ -261,15 +286,22 @@ def load_satmae_encoder(path: str | os.PathLike[str]) -> GroupChannelViT:
 
     Raises:
         FileNotFoundError: If the file does not exist.
-        ValueError: If the file has no ``config`` entry.
+        ValueError: If the file is not a checkpoint, holds a type outside the
+            allow-list, has no valid ``config`` entry or its weights do not fit
+            (the message names the file).
     """
-    checkpoint = read_checkpoint(path)
+    label = f"encoder checkpoint {str(path)!r}"
+    checkpoint = read_checkpoint(path, "encoder checkpoint")
     config = checkpoint.get("config")
     if not isinstance(config, Mapping):
         raise ValueError(
-            f"{str(path)!r} has no 'config' entry; build the encoder with "
-            "create_satmae_encoder(preset, checkpoint=path) instead"
+            f"{label} has no 'config' entry (it is not written by export_encoder); "
+            "build the encoder with create_satmae_encoder(preset, checkpoint=path) "
+            "instead"
         )
-    model = GroupChannelViT(**dict(config))
-    load_satmae_checkpoint(model, checkpoint, strict=True)
+    try:
+        model = GroupChannelViT(**dict(config))
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"{label} has an invalid 'config' entry: {err}") from err
+    _load_state(model, extract_state_dict(checkpoint, label), label, strict=True)
     return model
