@@ -7,7 +7,6 @@ random or from TorchGeo weights available locally (nothing is downloaded).
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from functools import partial
 from typing import Any, Literal
@@ -21,7 +20,7 @@ from .base import Backbone
 from .mae_vit import MAEViTBackbone
 from .registry import register_backbone
 from .timm import TimmBackbone
-from .weights import load_weights, local_weights
+from .weights import load_weights, resolve_weights
 
 __all__ = [
     "CROMABackbone",
@@ -260,9 +259,7 @@ def torchgeo_timm_backbone(
     """
     from torchgeo import models
 
-    enum = (
-        None if weights is None or os.path.isfile(weights) else local_weights(weights)
-    )
+    enum = resolve_weights(weights)
     if not variant.startswith("resnet"):
         kwargs.setdefault("img_size", input_size or 224)
     if pool is not None:

@@ -13,9 +13,15 @@ from urllib.parse import urlparse
 import torch
 from torch import nn
 
+from ...serialization import load_checkpoint, preview
 from ..satmae.checkpoint import extract_state_dict
 
-__all__ = ["load_state_file", "load_weights", "local_weights"]
+__all__ = ["load_state_file", "load_weights", "local_weights", "resolve_weights"]
+
+
+def _cache_file(weights: Any) -> str:
+    filename = os.path.basename(urlparse(weights.url).path)
+    return os.path.join(torch.hub.get_dir(), "checkpoints", filename)
 
 
 def local_weights(name: str) -> Any:
@@ -42,9 +48,9 @@ def local_weights(name: str) -> Any:
             "name (e.g. 'ViTSmall16_Weights.SENTINEL2_ALL_MOCO'); use weights: null "
             "for random init"
         ) from err
-    filename = os.path.basename(urlparse(weights.url).path)
-    path = os.path.join(torch.hub.get_dir(), "checkpoints", filename)
+    path = _cache_file(weights)
     if not os.path.isfile(path):
+        filename = os.path.basename(path)
         raise FileNotFoundError(
             f"weights {name!r} are not available locally and are never downloaded: "
             f"place the file {filename} (from {weights.url}) at {path}, "
@@ -53,28 +59,78 @@ def local_weights(name: str) -> Any:
     return weights
 
 
-def load_state_file(model: nn.Module, path: str) -> None:
+def resolve_weights(weights: str | None) -> Any:
+    """Return the TorchGeo weights enum ``weights`` names, or ``None`` for a file.
+
+    ``weights`` is a file (loaded by :func:`load_weights`) when it exists, holds
+    a path separator or ends in ``.pth``, ``.pt``, ``.ckpt`` or ``.bin``; a
+    missing file is reported as such, not as an unknown enum name.
+
+    Args:
+        weights: ``None``, a file path or a TorchGeo weights enum name.
+
+    Returns:
+        The enum member, or ``None`` for ``None`` and files.
+
+    Raises:
+        ValueError: If a name is not a TorchGeo weights enum.
+        FileNotFoundError: If the enum's file is not available locally.
+    """
+    if weights is None or _is_file_name(weights):
+        return None
+    return local_weights(weights)
+
+
+def _is_file_name(weights: str) -> bool:
+    return (
+        os.path.exists(weights)
+        or "/" in weights
+        or os.sep in weights
+        or weights.endswith((".pth", ".pt", ".ckpt", ".bin"))
+    )
+
+
+def load_state_file(model: nn.Module, path: str, what: str = "weights file") -> None:
     """Load a local state-dict file into ``model`` (``strict=False``).
 
     The file may hold a bare state dict or a checkpoint with a ``model`` or
     ``state_dict`` entry (see
     :func:`~torchgeo_composition.models.satmae.checkpoint.extract_state_dict`).
+    It is read with ``weights_only=True`` and the allow-list of
+    :func:`~torchgeo_composition.serialization.load_checkpoint`; nothing in it
+    is run.
 
     Args:
         model: The model to fill.
-        path: The file (read with ``weights_only=True``).
+        path: The file.
+        what: How error messages name the file.
 
     Raises:
-        ValueError: If the file holds no parameter of ``model``.
+        FileNotFoundError: If the file does not exist.
+        ValueError: If the file is not a checkpoint, holds a type outside the
+            allow-list, holds no parameter of ``model`` (another architecture)
+            or entries of another shape; the message names the file.
     """
-    obj = torch.load(path, map_location="cpu", weights_only=True)
-    try:
-        state = extract_state_dict(obj if isinstance(obj, dict) else {})
-    except ValueError as err:
-        raise ValueError(f"weights file {path!r} holds no state dict: {err}") from err
-    if not set(state) & set(model.state_dict()):
+    label = f"{what} {path!r}"
+    state = extract_state_dict(load_checkpoint(path, what), label)
+    expected = model.state_dict()
+    name = type(model).__name__
+    if not set(state) & set(expected):
         raise ValueError(
-            f"weights file {path!r} holds no parameter of {type(model).__name__}"
+            f"{label} holds no parameter of {name}: none of its {len(state)} "
+            f"tensors ({preview(sorted(state), 3)}) is one; is it a checkpoint of "
+            "another architecture?"
+        )
+    mismatched = [
+        f"{k}: file {tuple(v.shape)} vs model {tuple(expected[k].shape)}"
+        for k, v in state.items()
+        if k in expected and v.shape != expected[k].shape
+    ]
+    if mismatched:
+        raise ValueError(
+            f"{label} does not fit {name}: {len(mismatched)} shapes differ: "
+            + "; ".join(mismatched[:3])
+            + (f"; and {len(mismatched) - 3} more" if len(mismatched) > 3 else "")
         )
     model.load_state_dict(state, strict=False)
 
@@ -82,19 +138,20 @@ def load_state_file(model: nn.Module, path: str) -> None:
 def load_weights(model: nn.Module, weights: str | None) -> None:
     """Load ``weights`` into ``model``: a local file, a TorchGeo enum, or nothing.
 
+    Both are read with :func:`load_state_file` (``weights_only=True``).
+
     Args:
         model: The model to fill.
         weights: ``None`` (keep the random init), a local state-dict file, or a
             TorchGeo weights enum name whose file is in the torch hub cache.
 
     Raises:
-        ValueError: If ``weights`` is neither a file nor a TorchGeo enum name.
-        FileNotFoundError: If the enum's file is not available locally.
+        ValueError: If ``weights`` is neither a file nor a TorchGeo enum name, or
+            the file does not load (see :func:`load_state_file`).
+        FileNotFoundError: If the file, or the enum's file, is not available.
     """
-    if weights is None:
-        return
-    if os.path.isfile(weights):
-        load_state_file(model, weights)
-        return
-    enum = local_weights(weights)
-    model.load_state_dict(enum.get_state_dict(progress=False), strict=False)
+    enum = resolve_weights(weights)
+    if enum is not None:
+        load_state_file(model, _cache_file(enum), f"weights {weights!r}: file")
+    elif weights is not None:
+        load_state_file(model, weights, "weights")
