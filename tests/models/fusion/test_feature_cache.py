@@ -48,3 +48,40 @@ def test_split_batches_every_sample_in_order_after_aug() -> None:
     dm.aug = lambda batch: batch | {"image": batch["image"] + 1}  # type: ignore[assignment]
     images = torch.cat([b["image"] for b in split_batches(dm, "train")])
     assert torch.equal(images, dm.train_dataset.images + 1)
+
+
+def _corrupt_pickle(path: Path) -> None:
+    # an object array: reading it would need allow_pickle=True
+    np.save(path, np.array([{"a": 1}], dtype=object), allow_pickle=True)
+
+
+@pytest.mark.parametrize(
+    ("file", "damage", "match"),
+    [
+        ("meta.json", lambda p: p.write_text("{not json"), "is not the JSON object"),
+        ("meta.json", lambda p: p.unlink(), "is not the JSON object"),
+        ("features.npy", lambda p: p.write_bytes(b"junk"), "is not a numeric .npy"),
+        ("digests.npy", _corrupt_pickle, "is not a numeric .npy"),
+        (
+            "features.npy",
+            lambda p: np.save(p, np.zeros((5, 4), dtype=np.float32)),
+            r"has shape \(5, 4\); expected \(5, 5\)",
+        ),
+    ],
+)
+def test_broken_entry_is_named_and_rebuilt(
+    tmp_path: Path, file: str, damage: object, match: str
+) -> None:
+    cache = FeatureCache(tmp_path / "cache")
+    digests = sample_digests(torch.rand(5, 2, 4, 4))
+    key = cache.key("bb", "train", dataset_fingerprint(digests))
+    feats = [torch.arange(10.0).view(5, 2), torch.ones(5, 3)]
+    cache.write(key, digests, feats, {})
+    damage(tmp_path / "cache" / key / file)  # type: ignore[operator]
+    with pytest.warns(UserWarning, match=match) as record:
+        assert cache.load(key) is None  # a miss: the caller recomputes
+    assert str(tmp_path / "cache" / key / file) in str(record[0].message)
+    assert not (tmp_path / "cache" / key).exists()
+    entry = cache.write(key, digests, feats, {})
+    assert entry.lookup(digests[:1])[1] == [True]
+    assert not list((tmp_path / "cache").glob(".*"))  # nothing left aside

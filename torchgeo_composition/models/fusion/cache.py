@@ -15,7 +15,9 @@ content-addressed:
 * an entry is a directory ``<root>/<key>/`` holding ``features.npy`` (float32
   ``(N, D)``, opened with ``numpy.load(mmap_mode="r")``), ``digests.npy`` and
   ``meta.json``; it is written to a temporary directory and renamed into place,
-  so a crash never leaves a half-written entry.
+  so a crash never leaves a half-written entry. Arrays are read with
+  ``allow_pickle=False``; an entry whose files are unreadable or disagree in
+  shape is removed with a warning naming the file, and rebuilt.
 
 Limits: the inputs must be deterministic (a sample whose digest is missing is
 recomputed, which the tasks report); entries of old keys are not deleted
@@ -28,11 +30,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import secrets
 import shutil
 import tempfile
+import warnings
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -105,6 +109,30 @@ def dataset_fingerprint(digests: Sequence[bytes]) -> str:
     return h.hexdigest()
 
 
+def _read_npy(path: Path, mmap_mode: Literal["r"] | None = None) -> np.ndarray:
+    """Read a ``.npy`` file (never a pickle), naming it in errors."""
+    try:
+        return np.load(path, mmap_mode=mmap_mode, allow_pickle=False)
+    except (OSError, ValueError, EOFError) as err:
+        raise ValueError(
+            f"feature cache file {str(path)!r} is not a numeric .npy array: "
+            f"{type(err).__name__}: {err}"
+        ) from err
+
+
+def _remove(path: Path) -> None:
+    """Move a broken entry aside, then delete it (readers never see half of it)."""
+    trash = path.with_name(f".{path.name}.{secrets.token_hex(4)}.broken")
+    try:
+        os.replace(path, trash)
+    except OSError:  # gone already, or removed by another process
+        return
+    if trash.is_dir():
+        shutil.rmtree(trash, ignore_errors=True)
+    else:
+        trash.unlink(missing_ok=True)
+
+
 class CachedSplit:
     """The cached features of one split, memory-mapped."""
 
@@ -113,13 +141,35 @@ class CachedSplit:
 
         Args:
             path: Entry directory.
+
+        Raises:
+            ValueError: If a file of the entry is unreadable or the files do not
+                agree (the message names the file and what was expected).
         """
         self.path = path
-        self.meta: dict[str, Any] = json.loads((path / "meta.json").read_text())
-        self.features = np.load(path / "features.npy", mmap_mode="r")
-        digests = np.load(path / "digests.npy")
+        meta_path = path / "meta.json"
+        try:
+            self.meta: dict[str, Any] = json.loads(meta_path.read_text())
+            self.dims: list[int] = [int(d) for d in self.meta["dims"]]
+        except (OSError, ValueError, KeyError, TypeError) as err:
+            raise ValueError(
+                f"feature cache file {str(meta_path)!r} is not the JSON object with "
+                f"'dims' that the cache writes: {type(err).__name__}: {err}"
+            ) from err
+        self.features = _read_npy(path / "features.npy", mmap_mode="r")
+        digests = _read_npy(path / "digests.npy")
+        n = len(digests)
+        for file, array, shape in (
+            ("features.npy", self.features, (n, sum(self.dims))),
+            ("digests.npy", digests, (n, 16)),
+        ):
+            if array.shape != shape:
+                raise ValueError(
+                    f"feature cache file {str(path / file)!r} has shape "
+                    f"{array.shape}; expected {shape} (from meta.json and "
+                    "digests.npy)"
+                )
         self.index = {bytes(d): i for i, d in enumerate(digests)}
-        self.dims: list[int] = list(self.meta["dims"])
 
     def __len__(self) -> int:
         return len(self.index)
@@ -170,11 +220,24 @@ class FeatureCache:
         return f"{split}-{hashlib.sha256(text.encode()).hexdigest()[:24]}"
 
     def load(self, key: str) -> CachedSplit | None:
-        """Open an entry, or ``None`` if it does not exist (a miss)."""
+        """Open an entry, or ``None`` if it does not exist (a miss).
+
+        An entry whose files are unreadable or disagree is removed with a
+        warning naming the file, and counts as a miss (it is rebuilt).
+        """
         path = self.root / key
-        if not (path / "meta.json").is_file():
+        if not path.exists():
             return None
-        return CachedSplit(path)
+        try:
+            return CachedSplit(path)
+        except ValueError as err:
+            warnings.warn(
+                f"{err}; the entry {str(path)!r} is removed and rebuilt",
+                UserWarning,
+                stacklevel=2,
+            )
+            _remove(path)
+            return None
 
     def write(
         self,
