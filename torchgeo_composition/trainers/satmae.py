@@ -133,7 +133,8 @@ class SatMAETask(BaseTask):
             warmup_epochs: Epochs (may be fractional) of linear warmup (optimizer
                 steps when the train loader has no length).
             init_checkpoint: SatMAE checkpoint to start from (reference, task or
-                state dict; loaded strictly).
+                state dict; loaded strictly, with ``weights_only=True`` and the
+                allow-list of :mod:`torchgeo_composition.serialization`).
             nan_policy: On NaN/inf input samples or loss: ``skip`` (drop them and
                 warn with a running count) or ``error``.
             compile: Compile the model with :func:`torch.compile`.
@@ -142,7 +143,9 @@ class SatMAETask(BaseTask):
             plot_samples: Images per reconstruction figure.
 
         Raises:
-            ValueError: If an argument is invalid (the message names it).
+            ValueError: If an argument is invalid (the message names it), or
+                ``init_checkpoint`` is not a checkpoint, holds a type outside the
+                allow-list or does not fit the model (the message names the file).
             FileNotFoundError: If ``init_checkpoint`` does not exist.
         """
         if nan_policy not in ("skip", "error"):
@@ -192,7 +195,9 @@ class SatMAETask(BaseTask):
         given |= {"in_chans": in_chans, "bands": bands}
         self.model = GroupChannelMAE(satmae_preset(hp["model"]), **given)
         if hp["init_checkpoint"] is not None:
-            report = load_satmae_checkpoint(self.model, hp["init_checkpoint"])
+            report = load_satmae_checkpoint(
+                self.model, hp["init_checkpoint"], what="init_checkpoint"
+            )
             rank_zero_info(
                 f"Loaded {hp['init_checkpoint']}: missing {list(report.missing)}, "
                 f"ignored {list(report.ignored)}"
