@@ -122,9 +122,49 @@ def test_teacher_written_before_the_rename_keeps_its_normalization(
     tmp_path: Path,
 ) -> None:
     path = _teacher(tmp_path / "t.ckpt", input_normalization="backbone")
-    ckpt = torch.load(path, weights_only=False)
+    ckpt = torch.load(path, weights_only=True)
     hparams = ckpt["hyper_parameters"]
     hparams["normalization"] = hparams.pop("input_normalization")
     torch.save(ckpt, path)
     teacher = load_teacher(str(path))
     assert teacher.hparams["input_normalization"] == "backbone"
+
+
+def test_teacher_of_another_architecture(tmp_path: Path) -> None:
+    from tests.trainers.satmae_tiny import TINY_TASK
+    from torchgeo_composition.trainers import SatMAETask
+
+    good = _teacher(tmp_path / "t.ckpt")
+    reshaped = torch.load(good, weights_only=True)
+    reshaped["state_dict"]["model.head.1.weight"] = torch.zeros(3, 7)
+    torch.save(reshaped, tmp_path / "reshaped.ckpt")
+    renamed = torch.load(good, weights_only=True)
+    renamed["state_dict"]["model.extra"] = renamed["state_dict"].pop(
+        "model.head.1.bias"
+    )
+    torch.save(renamed, tmp_path / "renamed.ckpt")
+    satmae = SatMAETask(**TINY_TASK)
+    hparams = dict(
+        satmae.hparams, _class_path="torchgeo_composition.trainers.SatMAETask"
+    )
+    torch.save(
+        {
+            "state_dict": satmae.state_dict(),
+            "hyper_parameters": hparams,
+            "pytorch-lightning_version": lightning.__version__,
+        },
+        tmp_path / "satmae.ckpt",
+    )
+    rows = {
+        "reshaped.ckpt": r"does not load as FusionClassificationTask: 1 shapes "
+        r"differ: model\.head\.1\.weight: checkpoint \(3, 7\) vs model \(10, 32\)$",
+        "renamed.ckpt": r"another architecture\? missing \['model\.head\.1\.bias'\], "
+        r"unexpected \['model\.extra'\]$",
+        "satmae.ckpt": r"does not load as ClassificationTask \(it was written by "
+        r"torchgeo_composition\.trainers\.SatMAETask\): RuntimeError: Unknown model",
+    }
+    for name, match in rows.items():
+        path = str(tmp_path / name)
+        with pytest.raises(ValueError, match=match) as info:
+            _task(Path(path))
+        assert str(info.value).startswith(f"teacher {path!r} ")

@@ -14,7 +14,8 @@ learned projection ``P``.
 from __future__ import annotations
 
 import importlib
-import os
+import re
+import warnings
 from collections.abc import Sequence
 from typing import Any, Literal
 
@@ -26,6 +27,7 @@ from torch import Tensor, nn
 
 from ..bands import band_indices
 from ..models.fusion.model import InputNormalization
+from ..serialization import checkpoint_globals, load_checkpoint, preview
 from .fusion import (
     BaseFusionTask,
     FusionClassificationTask,
@@ -77,8 +79,30 @@ def distillation_loss(
     return alpha * hard + beta * t * t * soft, hard, soft
 
 
+#: torch's message for a state-dict entry of another shape.
+_SIZE_MISMATCH = re.compile(
+    r"size mismatch for ([^:\s]+): copying a param with shape torch\.Size\(\[([^\]]*)"
+    r"\]\) from checkpoint, the shape in current model is torch\.Size\(\[([^\]]*)\]\)"
+)
+
+
+def _brief(err: BaseException) -> str:
+    """One short line for a failed load: shape mismatches listed, else line one."""
+    sizes = _SIZE_MISMATCH.findall(str(err))
+    if sizes:
+        shown = [f"{k}: checkpoint ({a}) vs model ({b})" for k, a, b in sizes[:3]]
+        more = f"; and {len(sizes) - 3} more" if len(sizes) > 3 else ""
+        return f"{len(sizes)} shapes differ: " + "; ".join(shown) + more
+    lines = str(err).strip().splitlines()
+    return f"{type(err).__name__}: {lines[0][:200] if lines else ''}"
+
+
 def load_teacher(path: str, teacher_class: str | None = None) -> LightningModule:
     """Load a frozen teacher from a Lightning checkpoint.
+
+    The file is read with ``weights_only=True`` and the allow-list of
+    :func:`~torchgeo_composition.serialization.load_checkpoint`; nothing in it
+    is run.
 
     Args:
         path: Checkpoint file.
@@ -92,17 +116,20 @@ def load_teacher(path: str, teacher_class: str | None = None) -> LightningModule
 
     Raises:
         FileNotFoundError: If the file does not exist.
-        ValueError: If it is not a Lightning checkpoint or does not load as the
-            class.
+        ValueError: If it is not a checkpoint, holds a type outside the
+            allow-list, is not a Lightning task checkpoint or does not load as the
+            class (missing, unexpected or reshaped weights are listed briefly).
     """
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"teacher={path!r} does not exist")
-    ckpt = torch.load(path, map_location="cpu", weights_only=False)
-    hparams = ckpt.get("hyper_parameters") if isinstance(ckpt, dict) else None
-    if not isinstance(hparams, dict):
+    label = f"teacher {str(path)!r}"
+    ckpt = load_checkpoint(path, "teacher")
+    hparams = ckpt.get("hyper_parameters")
+    state = ckpt.get("state_dict")
+    lightning = "pytorch-lightning_version" in ckpt
+    if not isinstance(hparams, dict) or not isinstance(state, dict) or not lightning:
         raise ValueError(
-            f"teacher={path!r} is not a Lightning task checkpoint (no "
-            "'hyper_parameters'); train the teacher with 'fit' first"
+            f"{label} is not a Lightning task checkpoint (expected 'state_dict', "
+            "'hyper_parameters' and 'pytorch-lightning_version'; found keys "
+            f"{preview(sorted(map(str, ckpt)))}); train the teacher with 'fit' first"
         )
     overrides: dict[str, Any] = {}
     if teacher_class is None:
@@ -122,16 +149,29 @@ def load_teacher(path: str, teacher_class: str | None = None) -> LightningModule
     # context variable; clear it so the teacher records its own.
     token = _given_hyperparameters.set(None)
     try:
-        teacher: LightningModule = cls.load_from_checkpoint(
-            path, map_location="cpu", **overrides
-        )
+        with checkpoint_globals(), warnings.catch_warnings():
+            # strict=False: missing and unexpected keys are reported below, briefly
+            warnings.filterwarnings("ignore", "Found keys that are")
+            teacher: LightningModule = cls.load_from_checkpoint(
+                path, map_location="cpu", strict=False, weights_only=True, **overrides
+            )
     except Exception as err:
+        writer = hparams.get("_class_path")
+        hint = f" (it was written by {writer})" if isinstance(writer, str) else ""
         raise ValueError(
-            f"teacher={path!r} does not load as {cls.__name__}: "
-            f"{type(err).__name__}: {err}"
+            f"{label} does not load as {cls.__name__}{hint}: {_brief(err)}"
         ) from err
     finally:
         _given_hyperparameters.reset(token)
+    expected = teacher.state_dict()
+    missing = [k for k in expected if k not in state]
+    unexpected = [k for k in state if k not in expected]
+    if missing or unexpected:
+        raise ValueError(
+            f"{label} does not load as {cls.__name__}: a checkpoint of another "
+            f"architecture? missing {preview(missing, 3)}, unexpected "
+            f"{preview(unexpected, 3)}"
+        )
     teacher.eval()
     teacher.requires_grad_(False)
     return teacher
