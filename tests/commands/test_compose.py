@@ -1,3 +1,7 @@
+import os
+import subprocess
+import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -6,6 +10,7 @@ import yaml
 from tests.data.pools import tiny_pool
 from torchgeo_composition.cli import main
 from torchgeo_composition.commands.compose import build_parser
+from torchgeo_composition.sampling import manifest_lock, read_manifest
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs" / "compose"
 
@@ -107,7 +112,8 @@ def test_bad_inputs(
     else:
         assert main(_args(pool_root, manifest, *extra)) == 2
         assert message in capsys.readouterr().err
-    assert not list(tmp_path.iterdir())  # nothing written half-way
+    # nothing written half-way (the lock file may stay; no one holds it)
+    assert [p.name for p in tmp_path.iterdir()] in ([], ["bad.parquet.lock"])
 
 
 def test_empty_pool_and_unwritable_output(
@@ -182,3 +188,75 @@ def test_custom_region_layer(pool_root: Path, tmp_path: Path) -> None:
     assert main(args) == 0
     text = manifest.read_text()
     assert text.count(",west\n") == 5 and text.count(",east\n") == 5
+
+
+_CLI = "import sys; from torchgeo_composition.cli import main; sys.exit(main(sys.argv[1:]))"
+
+
+def test_concurrent_runs_never_both_succeed_differently(
+    pool_root: Path, tmp_path: Path
+) -> None:
+    """Three compose processes start while the manifest is locked, then race."""
+    manifest = tmp_path / "m.parquet"
+    seeds = (0, 0, 1)
+    with manifest_lock(manifest):
+        runs = [
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-c",
+                    _CLI,
+                    *_args(pool_root, manifest, "--num_samples=6", f"--seed={seed}"),
+                ],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for seed in seeds
+        ]
+        for run in runs:  # every run waits for the lock, naming its holder
+            assert run.stderr is not None
+            line = run.stderr.readline()
+            while line and "is locked by" not in line:
+                line = run.stderr.readline()
+            assert f"pid {os.getpid()}" in line, line
+    results = [(run, *run.communicate()) for run in runs]
+    winners = [
+        seed
+        for seed, (run, _, _) in zip(seeds, results, strict=True)
+        if run.returncode == 0
+    ]
+    assert winners and len(set(winners)) == 1  # every success is the same set
+    outs = {out for run, out, _ in results if run.returncode == 0}
+    assert len(outs) == 1
+    assert read_manifest(manifest)[1]["seed"] == winners[0]
+    for seed, (run, _, err) in zip(seeds, results, strict=True):
+        if seed != winners[0]:  # the other seed waited, then saw the mismatch
+            assert run.returncode == 2
+            assert "does not match" in err and "seed" in err
+            assert "error: manifest" in err.strip().splitlines()[-1]
+
+
+def test_lock_held_too_long_is_one_error_line(
+    pool_root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    manifest = tmp_path / "m.parquet"
+    locked, done = threading.Event(), threading.Event()
+
+    def hold() -> None:  # another thread: the lock is re-entrant only in one
+        with manifest_lock(manifest):
+            locked.set()
+            done.wait()
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    locked.wait()
+    try:
+        code = main(_args(pool_root, manifest, "--num_samples=6", "--lock_timeout=0"))
+    finally:
+        done.set()
+        holder.join()
+    assert code == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert f"is locked by pid {os.getpid()}" in err and "manifest" in err
+    assert not manifest.exists()

@@ -32,7 +32,10 @@ def test_round_trip(selection: Selection, tmp_path: Path, suffix: str) -> None:
     frame, summary = read_manifest(manifest_path)
     pd.testing.assert_frame_equal(frame, selection.manifest, check_dtype=False)
     assert summary == selection.summary
-    assert sorted(os.listdir(tmp_path)) == sorted([manifest_path.name, sidecar.name])
+    lock = f"{manifest_path.name}.lock"  # stays: an OS lock, free when no one holds it
+    assert sorted(os.listdir(tmp_path)) == sorted(
+        [manifest_path.name, sidecar.name, lock]
+    )
 
 
 @pytest.mark.parametrize("suffix", [".parquet", ".csv"])
@@ -134,7 +137,7 @@ def test_atomic_write_leaves_nothing_on_failure(
     with pytest.raises(OSError, match="disk full"):
         write_manifest(other, tmp_path / "new.parquet")
     after = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
-    assert after == before
+    assert after == {**before, "new.parquet.lock": b""}  # only the (free) lock
 
 
 def test_unwritable_output_directory(selection: Selection, tmp_path: Path) -> None:

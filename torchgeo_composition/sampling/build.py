@@ -8,6 +8,7 @@ the ``compose`` command and the study run.
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import NamedTuple
@@ -18,7 +19,10 @@ from ..files import ensure_writable_dir
 from ..geography import RegionLayer, continent_layer
 from .composition import Composition
 from .manifest import (
+    LOCK_TIMEOUT_S,
+    ManifestMismatchError,
     check_manifest_matches,
+    manifest_lock,
     read_manifest,
     summary_path,
     write_manifest,
@@ -52,6 +56,64 @@ def stratified_index(pool: PoolLike, layer: RegionLayer | None = None) -> pd.Dat
     return index.assign(**{STRATUM: strata})
 
 
+def _prepare(
+    pool: PoolLike,
+    composition: str | Mapping[str, float] | Composition,
+    layer: RegionLayer | None,
+    on_shortfall: str,
+) -> tuple[Composition, pd.DataFrame]:
+    """Validate the policy, resolve the composition and stratify the pool index."""
+    if on_shortfall not in SHORTFALL_POLICIES:
+        raise ValueError(
+            f"on_shortfall {on_shortfall!r} is not valid; valid choices are "
+            f"{list(SHORTFALL_POLICIES)}"
+        )
+    regions = layer if layer is not None else continent_layer()
+    comp = (
+        composition
+        if isinstance(composition, Composition)
+        else Composition(composition, layer=regions)
+    )
+    return comp, stratified_index(pool, regions)
+
+
+def _reuse(
+    path: str | os.PathLike[str],
+    index: pd.DataFrame,
+    comp: Composition,
+    num_samples: int,
+    seed: int,
+    on_shortfall: str,
+) -> Selection | None:
+    """The saved manifest at ``path`` if it matches, None to build a new one.
+
+    The caller holds the manifest's lock. A manifest without its summary, or
+    whose summary does not belong to it, is never used: a warning says so and
+    None asks for a new selection. One built from other arguments is refused.
+    """
+    if not Path(path).exists():
+        return None
+    try:
+        manifest, summary = read_manifest(path)
+    except (ManifestMismatchError, FileNotFoundError) as err:
+        warnings.warn(
+            f"{err}. Not reusing it: building the manifest {str(path)!r} again",
+            stacklevel=3,
+        )
+        return None
+    check_manifest_matches(
+        summary,
+        pool_fingerprint(index),
+        composition=comp,
+        num_samples=num_samples,
+        seed=seed,
+        on_shortfall=on_shortfall,
+        source=path,
+    )
+    _check_strata(manifest, index, path)
+    return Selection(manifest, summary)
+
+
 def build_manifest(
     pool: PoolLike,
     composition: str | Mapping[str, float] | Composition = "global",
@@ -60,6 +122,7 @@ def build_manifest(
     manifest_path: str | os.PathLike[str] | None = None,
     layer: RegionLayer | None = None,
     on_shortfall: ShortfallPolicy = "error",
+    lock_timeout: float | None = LOCK_TIMEOUT_S,
 ) -> Selection:
     """Select a stratified pretraining set from a pool, or reuse a saved one.
 
@@ -68,9 +131,14 @@ def build_manifest(
     ``manifest_path`` names an existing manifest, it is reused only if it was built
     from this pool (same pool fingerprint) with the same composition, budget, seed
     and shortfall policy, and every sample still falls in the stratum it was
-    selected for; otherwise a :class:`ValueError` says what differs. A new
+    selected for; otherwise a :class:`ValueError` says what differs. A manifest
+    whose summary is missing or does not belong to it (the summary's
+    ``manifest_sha256`` differs, e.g. after a run killed between writing the
+    two) is never reused: a warning says so and it is built again. A new
     selection is written to ``manifest_path`` (atomically, with its
-    ``<stem>.summary.json``) when a path is given.
+    ``<stem>.summary.json``) when a path is given. All of this happens under the
+    manifest's lock (``<manifest>.lock``): a second process waits for the
+    first, then reuses (or refuses) what it wrote.
 
     Args:
         pool: The pool to draw from (anything with an ``index()``, e.g. a
@@ -84,6 +152,8 @@ def build_manifest(
         layer: Region layer defining the strata; ``None`` = continents.
         on_shortfall: ``"error"``, ``"redistribute"`` or ``"replace"`` when a
             stratum holds fewer samples than its quota.
+        lock_timeout: Seconds to wait for another process writing
+            ``manifest_path``; ``None`` waits for ever.
 
     Returns:
         The selection (manifest and summary).
@@ -91,36 +161,20 @@ def build_manifest(
     Raises:
         ValueError: For invalid arguments, an unresolvable shortfall, or a saved
             manifest that does not match the pool or the arguments.
+        FileLockedError: If another process still writes ``manifest_path``
+            after ``lock_timeout`` seconds (the message names it).
     """
-    if on_shortfall not in SHORTFALL_POLICIES:
-        raise ValueError(
-            f"on_shortfall {on_shortfall!r} is not valid; valid choices are "
-            f"{list(SHORTFALL_POLICIES)}"
-        )
-    regions = layer if layer is not None else continent_layer()
-    comp = (
-        composition
-        if isinstance(composition, Composition)
-        else Composition(composition, layer=regions)
-    )
-    index = stratified_index(pool, regions)
-    if manifest_path is not None and Path(manifest_path).exists():
-        manifest, summary = read_manifest(manifest_path)
-        check_manifest_matches(
-            summary,
-            pool_fingerprint(index),
-            composition=comp,
-            num_samples=num_samples,
-            seed=seed,
-            on_shortfall=on_shortfall,
-            source=manifest_path,
-        )
-        _check_strata(manifest, index, manifest_path)
-        return Selection(manifest, summary)
-    selection = select(index, comp, num_samples, seed=seed, on_shortfall=on_shortfall)
-    if manifest_path is not None:
-        write_manifest(selection, manifest_path)
-    return selection
+    comp, index = _prepare(pool, composition, layer, on_shortfall)
+    if manifest_path is None:
+        return select(index, comp, num_samples, seed=seed, on_shortfall=on_shortfall)
+    with manifest_lock(manifest_path, lock_timeout):
+        selection = _reuse(manifest_path, index, comp, num_samples, seed, on_shortfall)
+        if selection is None:
+            selection = select(
+                index, comp, num_samples, seed=seed, on_shortfall=on_shortfall
+            )
+            write_manifest(selection, manifest_path, lock_timeout)
+        return selection
 
 
 def _check_strata(
@@ -182,13 +236,19 @@ def compose(
     on_shortfall: ShortfallPolicy = "error",
     overwrite: bool = False,
     title: str | None = None,
+    check_pixels: bool = False,
+    lock_timeout: float | None = LOCK_TIMEOUT_S,
 ) -> ComposedSet:
     """Build a stratified pretraining set and write its manifest, summary and map.
 
     The output folders are checked before anything is drawn. An existing manifest
     at ``manifest_path`` is reused if it matches the pool and the arguments (and
     refused with a clear error otherwise) unless ``overwrite`` is set, in which
-    case it is replaced.
+    case it is replaced; one whose summary is missing or does not belong to it
+    is built again, with a warning (see :func:`build_manifest`). Everything is
+    done under the manifest's lock (``<manifest>.lock``), so two runs on one
+    manifest path never both write: the second waits up to ``lock_timeout``
+    seconds, then reuses the first one's manifest or reports the mismatch.
 
     Args:
         pool: The pool to draw from (e.g. ``ChipFolder``, ``SSL4EOS12Pool``).
@@ -204,27 +264,55 @@ def compose(
             holds fewer samples than its quota.
         overwrite: Replace an existing manifest instead of reusing it.
         title: Title of the map; ``None`` = ``"<composition>: <n> samples"``.
+        check_pixels: Read every selected sample once (in parallel) before
+            writing the manifest and refuse the set, naming every file that
+            cannot be read or has no valid pixel (the pool's ``check_pixels``).
+        lock_timeout: Seconds to wait for another process writing
+            ``manifest_path``; ``None`` waits for ever.
 
     Returns:
         The selection and the paths of the manifest, summary and map.
 
     Raises:
-        ValueError: For invalid arguments, an unresolvable shortfall or a
-            mismatching existing manifest.
+        ValueError: For invalid arguments, an unresolvable shortfall, a
+            mismatching existing manifest, or bad pixels (``check_pixels``).
         PermissionError: If an output folder cannot be written.
         NotADirectoryError: If a component of an output folder is a file.
+        FileLockedError: If another process still writes ``manifest_path``
+            after ``lock_timeout`` seconds (the message names it).
     """
     png = Path(map_path) if map_path is not None else map_path_for(manifest_path)
     ensure_writable_dir(manifest_path, "manifest_path")
     ensure_writable_dir(png, "map_path")
-    reuse = None if overwrite else manifest_path
-    selection = build_manifest(
-        pool, composition, num_samples, seed, reuse, layer, on_shortfall
-    )
-    if overwrite:
-        write_manifest(selection, manifest_path)
-    if title is None:
-        name = selection.summary.get("composition", {}).get("name", composition)
-        title = f"{name}: {len(selection.manifest)} samples"
-    plot_selection_map(selection.manifest, png, layer=layer, title=title)
+    comp, index = _prepare(pool, composition, layer, on_shortfall)
+    with manifest_lock(manifest_path, lock_timeout):
+        selection = None
+        if not overwrite:
+            selection = _reuse(
+                manifest_path, index, comp, num_samples, seed, on_shortfall
+            )
+        fresh = selection is None
+        if selection is None:
+            selection = select(
+                index, comp, num_samples, seed=seed, on_shortfall=on_shortfall
+            )
+        if check_pixels:
+            _check_pixels(pool, selection)
+        if fresh:
+            write_manifest(selection, manifest_path, lock_timeout)
+        if title is None:
+            name = selection.summary.get("composition", {}).get("name", composition)
+            title = f"{name}: {len(selection.manifest)} samples"
+        plot_selection_map(selection.manifest, png, layer=layer, title=title)
     return ComposedSet(selection, Path(manifest_path), summary_path(manifest_path), png)
+
+
+def _check_pixels(pool: PoolLike, selection: Selection) -> None:
+    """Read every selected sample through the pool's ``check_pixels``."""
+    check = getattr(pool, "check_pixels", None)
+    if check is None:
+        raise ValueError(
+            f"check_pixels needs a pool with a check_pixels method (every "
+            f"PoolDataset has one); {type(pool).__name__} has none"
+        )
+    check(selection.manifest["sample_id"].tolist())

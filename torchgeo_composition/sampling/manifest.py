@@ -1,7 +1,14 @@
-"""Manifest files: Parquet or CSV rows plus a JSON summary, written atomically."""
+"""Manifest files: Parquet or CSV rows plus a JSON summary, written as one unit.
+
+The summary records the SHA-256 of the manifest rows (``manifest_sha256``), so a
+manifest and a summary that were not written together (a run killed between
+the two renames, a summary copied from another run) are recognised on reading.
+Writers and readers of one manifest path take its lock (``<manifest>.lock``).
+"""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from collections.abc import Mapping
@@ -12,17 +19,35 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ..files import atomic_paths, ensure_writable_dir
+from ..files import (
+    LockHolder,
+    atomic_paths,
+    ensure_writable_dir,
+    file_lock,
+    remove_stale_temps,
+)
 from .composition import Composition
+from .pool import manifest_digest
 from .selection import MANIFEST_COLUMNS, Selection, round_floats
 
 __all__ = [
+    "LOCK_TIMEOUT_S",
     "MANIFEST_SUFFIXES",
+    "ManifestMismatchError",
     "check_manifest_matches",
+    "manifest_lock",
     "read_manifest",
     "summary_path",
     "write_manifest",
 ]
+
+#: pandas 3 parses CSV floats exactly by default; older pandas needs asking.
+_CSV_FLOATS: dict[str, Any] = (
+    {} if int(pd.__version__.split(".")[0]) >= 3 else {"float_precision": "round_trip"}
+)
+
+#: Seconds a second writer of a manifest waits for the first one by default.
+LOCK_TIMEOUT_S = 600.0
 
 #: File suffixes understood by :func:`write_manifest` / :func:`read_manifest`.
 MANIFEST_SUFFIXES: tuple[str, ...] = (".parquet", ".pq", ".csv")
@@ -51,6 +76,36 @@ _PARQUET_OPTIONS: dict[str, Any] = {
     "data_page_size": 1 << 20,
     "store_schema": False,
 }
+
+
+class ManifestMismatchError(ValueError):
+    """A manifest and its summary do not belong together.
+
+    Raised when the summary's ``manifest_sha256`` or ``num_samples`` disagrees
+    with the manifest rows, or the summary records no ``manifest_sha256``: for
+    example when a run was killed between replacing the manifest and replacing
+    its summary.
+    """
+
+
+def manifest_lock(
+    path: str | os.PathLike[str], timeout: float | None = LOCK_TIMEOUT_S
+) -> contextlib.AbstractContextManager[LockHolder | None]:
+    """Hold the lock of a manifest path (``<manifest>.lock``) for a ``with`` body.
+
+    :func:`write_manifest`, :func:`read_manifest`,
+    :func:`~torchgeo_composition.sampling.build_manifest` and
+    :func:`~torchgeo_composition.sampling.compose` take it; hold it yourself to
+    make several of them one unit. See :func:`torchgeo_composition.files.file_lock`.
+
+    Args:
+        path: Manifest path.
+        timeout: Seconds to wait for another holder; ``None`` waits for ever.
+
+    Returns:
+        The lock's context manager.
+    """
+    return file_lock(path, "manifest", timeout)
 
 
 def _format(path: Path) -> str:
@@ -88,18 +143,25 @@ def _summary_text(summary: Mapping[str, Any]) -> str:
 
 
 def write_manifest(
-    selection: Selection, path: str | os.PathLike[str]
+    selection: Selection,
+    path: str | os.PathLike[str],
+    lock_timeout: float | None = LOCK_TIMEOUT_S,
 ) -> tuple[Path, Path]:
-    """Write a manifest and its JSON summary atomically.
+    """Write a manifest and its JSON summary as one unit.
 
     The format follows the suffix (``.parquet``/``.pq`` or ``.csv``); the summary
-    goes to ``<stem>.summary.json`` in the same directory. Both are written to
-    temporary files first and renamed into place, so a failure leaves no partial
-    file. The same selection gives byte-identical files.
+    goes to ``<stem>.summary.json`` in the same directory and records the
+    SHA-256 of the rows written (``manifest_sha256``). Both are written to
+    temporary files first and renamed into place under the manifest's lock, so
+    a failure leaves no partial file, and a kill between the two renames leaves
+    a pair that :func:`read_manifest` refuses. Temporary files of an earlier,
+    killed writer of this path are removed. The same selection gives
+    byte-identical files.
 
     Args:
         selection: the selection to save.
         path: manifest path.
+        lock_timeout: Seconds to wait for another writer of ``path``.
 
     Returns:
         ``(manifest_path, summary_path)``.
@@ -109,6 +171,8 @@ def write_manifest(
         PermissionError: if the output directory cannot be written (checked
             before anything is written).
         NotADirectoryError: if a component of the output directory is a file.
+        FileLockedError: if another process still writes ``path`` after
+            ``lock_timeout`` seconds.
     """
     target = Path(path)
     fmt = _format(target)
@@ -121,9 +185,15 @@ def write_manifest(
         )
     ensure_writable_dir(target, "path")
     sidecar = summary_path(target)
-    text = _summary_text(selection.summary)
     frame = frame.loc[:, list(MANIFEST_COLUMNS)].reset_index(drop=True)
-    with atomic_paths(target, sidecar) as (tmp_manifest, tmp_summary):
+    summary = {**selection.summary, "manifest_sha256": manifest_digest(frame)}
+    text = _summary_text(summary)
+    with (
+        manifest_lock(target, lock_timeout) as holder,
+        atomic_paths(target, sidecar) as (tmp_manifest, tmp_summary),
+    ):
+        if holder is not None:
+            remove_stale_temps(target, sidecar, before=holder.acquired)
         if fmt == "csv":
             frame.to_csv(tmp_manifest, index=False, lineterminator="\n")
         else:
@@ -134,11 +204,20 @@ def write_manifest(
     return target, sidecar
 
 
-def read_manifest(path: str | os.PathLike[str]) -> tuple[pd.DataFrame, dict[str, Any]]:
+def read_manifest(
+    path: str | os.PathLike[str], lock_timeout: float | None = LOCK_TIMEOUT_S
+) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Read a manifest and its JSON summary, validating both.
+
+    The summary must record the SHA-256 of exactly these rows
+    (``manifest_sha256``): a manifest and a summary that were not written
+    together are refused (:class:`ManifestMismatchError`), never used. The
+    manifest's lock is held while reading, so a writer never replaces the pair
+    half-way under a reader.
 
     Args:
         path: manifest path (``.parquet``/``.pq`` or ``.csv``).
+        lock_timeout: Seconds to wait for a writer of ``path``.
 
     Returns:
         ``(manifest, summary)``; the manifest has the columns ``sample_id``,
@@ -147,10 +226,20 @@ def read_manifest(path: str | os.PathLike[str]) -> tuple[pd.DataFrame, dict[str,
 
     Raises:
         FileNotFoundError: if the manifest or its summary does not exist.
-        ValueError: for an unknown suffix, missing columns, invalid values, or a
-            row count that disagrees with the summary.
+        ValueError: for an unknown suffix, missing columns or invalid values.
+        ManifestMismatchError: if the summary does not belong to the manifest
+            (row count or ``manifest_sha256`` differ, or no ``manifest_sha256``).
+        FileLockedError: if a writer still holds the manifest after
+            ``lock_timeout`` seconds.
     """
     target = Path(path)
+    _format(target)
+    with manifest_lock(target, lock_timeout):
+        return _read_pair(target)
+
+
+def _read_pair(target: Path) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Read and validate a manifest and its summary (the caller holds the lock)."""
     fmt = _format(target)
     sidecar = summary_path(target)
     for file, what in ((target, "manifest"), (sidecar, "manifest summary")):
@@ -162,6 +251,7 @@ def read_manifest(path: str | os.PathLike[str]) -> tuple[pd.DataFrame, dict[str,
             dtype={"sample_id": "str", "path": "str", "stratum": "str"},
             keep_default_na=False,
             na_values={"stratum": [""], "lon": [""], "lat": [""]},
+            **_CSV_FLOATS,
         )
     else:
         frame = pq.read_table(target).to_pandas()
@@ -196,10 +286,30 @@ def read_manifest(path: str | os.PathLike[str]) -> tuple[pd.DataFrame, dict[str,
             f"manifest summary {str(sidecar)!r} lacks 'num_samples'; not a summary "
             "written by write_manifest"
         )
+    remedy = (
+        "a run was probably killed between writing the two files, or the summary "
+        "was copied from another run; build the manifest again (compose with "
+        "--overwrite true, or delete both files)"
+    )
     if len(frame) != summary["num_samples"]:
-        raise ValueError(
+        raise ManifestMismatchError(
             f"manifest {str(target)!r} has {len(frame)} rows but its summary says "
-            f"num_samples={summary['num_samples']}; the files do not belong together"
+            f"num_samples={summary['num_samples']}; the files do not belong "
+            f"together: {remedy}"
+        )
+    saved = summary.get("manifest_sha256")
+    if saved is None:
+        raise ManifestMismatchError(
+            f"manifest summary {str(sidecar)!r} records no manifest_sha256 (written "
+            "by an older version or by hand), so the manifest cannot be verified "
+            f"to belong to it: {remedy}"
+        )
+    actual = manifest_digest(frame)
+    if saved != actual:
+        raise ManifestMismatchError(
+            f"manifest {str(target)!r} does not match its summary "
+            f"{str(sidecar)!r}: the rows hash to manifest_sha256={actual[:12]}..., "
+            f"the summary records {str(saved)[:12]}...; {remedy}"
         )
     return frame, summary
 

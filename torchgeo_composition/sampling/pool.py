@@ -17,6 +17,7 @@ __all__ = [
     "CanonicalPool",
     "PoolLike",
     "canonical_pool",
+    "manifest_digest",
     "pool_fingerprint",
     "strata_fingerprint",
 ]
@@ -32,6 +33,7 @@ UNASSIGNED = "unassigned"
 
 _FINGERPRINT_VERSION = b"torchgeo-composition-pool-v1"
 _STRATA_VERSION = b"torchgeo-composition-strata-v1"
+_MANIFEST_VERSION = b"torchgeo-composition-manifest-rows-v1"
 #: Coordinates are rounded to 1e-7 degrees (about 1 cm) before hashing, so that
 #: last-bit differences of a reprojection do not change a fingerprint.
 _COORD_DECIMALS = 7
@@ -245,3 +247,32 @@ def strata_fingerprint(index: pd.DataFrame) -> str:
         ValueError: if the index is invalid (see :func:`canonical_pool`).
     """
     return canonical_pool(index, require_stratum=True).strata_fingerprint()
+
+
+def manifest_digest(manifest: pd.DataFrame) -> str:
+    """SHA-256 of a manifest's rows, in their order, bit for bit.
+
+    Hashes ``sample_id``, ``path`` and ``stratum`` (missing strata marked as
+    such) and the exact float64 bits of ``lon`` and ``lat``; the same rows give
+    the same digest whether they were read from Parquet or CSV. A summary
+    records it as ``manifest_sha256``, so a manifest and a summary that do not
+    belong together are recognised.
+
+    Args:
+        manifest: Data frame with the manifest columns ``sample_id``, ``path``,
+            ``lon``, ``lat``, ``stratum``.
+
+    Returns:
+        64 hexadecimal characters.
+    """
+    digest = hashlib.sha256(_MANIFEST_VERSION)
+    digest.update(len(manifest).to_bytes(8, "little"))
+    for name in ("sample_id", "path", STRATUM):
+        array = pa.array(manifest[name], type=pa.large_string(), from_pandas=True)
+        nulls = array.is_null().to_numpy(zero_copy_only=False)
+        digest.update(np.packbits(nulls).tobytes())
+        _hash_strings(digest, pc.fill_null(array, ""))
+    for name in ("lon", "lat"):
+        values = manifest[name].to_numpy(dtype=np.float64)
+        digest.update(np.ascontiguousarray(values, dtype="<f8").tobytes())
+    return digest.hexdigest()

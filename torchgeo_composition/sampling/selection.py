@@ -16,7 +16,14 @@ from scipy.stats import entropy
 from .. import __version__
 from ..geography import CONTINENTS
 from .composition import Composition
-from .pool import INDEX_COLUMNS, STRATUM, UNASSIGNED, CanonicalPool, canonical_pool
+from .pool import (
+    INDEX_COLUMNS,
+    STRATUM,
+    UNASSIGNED,
+    CanonicalPool,
+    canonical_pool,
+    manifest_digest,
+)
 from .quotas import largest_remainder, redistribute_quotas
 
 __all__ = [
@@ -51,7 +58,8 @@ class Selection:
         manifest: one row per selected sample with columns ``sample_id``,
             ``path``, ``lon``, ``lat``, ``stratum`` (see :data:`MANIFEST_ORDER`).
         summary: JSON-friendly description (composition, seed, counts, entropy,
-            pool fingerprint, shortfall report, library version).
+            pool fingerprint, shortfall report, library version, and the
+            ``manifest_sha256`` of the manifest rows).
     """
 
     manifest: pd.DataFrame
@@ -348,6 +356,7 @@ def select(
         "max_entropy_nats": math.log(len(assigned)) if assigned else 0.0,
         "shortfall": report,
         "manifest_order": MANIFEST_ORDER,
+        "manifest_sha256": manifest_digest(manifest),
         "rng": "numpy PCG64; one stream per stratum from SeedSequence(seed, "
         "sha256(stratum)); uniform: PCG64(seed)",
     }
