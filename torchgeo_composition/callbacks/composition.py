@@ -10,11 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import torch
 from lightning.pytorch import Callback, LightningModule, Trainer
 from lightning.pytorch.loggers import TensorBoardLogger
 
 from ..sampling import format_counts_table, plot_selection_map, read_manifest
+from ..serialization import load_checkpoint
 
 __all__ = ["CHECKPOINT_KEY", "CompositionSummary", "read_checkpoint_composition"]
 
@@ -25,7 +25,9 @@ CHECKPOINT_KEY = "composition"
 def read_checkpoint_composition(path: str | os.PathLike[str]) -> dict[str, Any] | None:
     """Return the selection summary stored in a checkpoint by :class:`CompositionSummary`.
 
-    Only load checkpoints you trust: Lightning checkpoints are unpickled.
+    The file is read with ``weights_only=True`` and the allow-list of
+    :func:`~torchgeo_composition.serialization.load_checkpoint`; nothing in it
+    is run.
 
     Args:
         path: Checkpoint file.
@@ -36,12 +38,21 @@ def read_checkpoint_composition(path: str | os.PathLike[str]) -> dict[str, Any] 
 
     Raises:
         FileNotFoundError: If ``path`` does not exist.
+        ValueError: If the file is not a checkpoint, holds a type outside the
+            allow-list, or its summary is not a mapping (the message names the
+            file).
     """
-    if not Path(path).is_file():
-        raise FileNotFoundError(f"checkpoint {str(path)!r} does not exist")
-    ckpt = torch.load(path, map_location="cpu", weights_only=False)
+    ckpt = load_checkpoint(path)
     summary = ckpt.get(CHECKPOINT_KEY)
-    return dict(summary) if summary is not None else None
+    if summary is None:
+        return None
+    if not isinstance(summary, dict):
+        raise ValueError(
+            f"checkpoint {str(path)!r} has a {CHECKPOINT_KEY!r} entry of type "
+            f"{type(summary).__name__}; expected the mapping CompositionSummary "
+            "writes"
+        )
+    return dict(summary)
 
 
 class CompositionSummary(Callback):
