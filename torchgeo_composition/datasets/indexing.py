@@ -3,8 +3,9 @@
 The building blocks of a pool's :meth:`~torchgeo_composition.datasets.PoolDataset.index`
 over files: :func:`scan_files` lists them, :func:`signature` fingerprints the
 listing, :func:`read_raster_headers` finds every file's centre in longitude and
-latitude, and :func:`cached_index` keeps the result in the pool's folder until the
-files change.
+latitude (and its band count and size), and :func:`cached_index` keeps the result
+in the pool's folder until the files change, with a content hash that is checked
+on every load.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import multiprocessing
 import os
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
@@ -25,11 +27,12 @@ from pyproj import CRS, Transformer
 from rasterio.errors import RasterioIOError
 from tqdm.auto import tqdm
 
-from ..files import atomic_path
+from ..files import FileLockedError, atomic_path, file_lock, remove_stale_temps
 
 __all__ = [
     "GDAL_OPTIONS",
     "INDEX_FILENAME",
+    "INDEX_LOCK_TIMEOUT_S",
     "PROCESS_THRESHOLD",
     "FileEntry",
     "cached_index",
@@ -43,7 +46,11 @@ __all__ = [
 INDEX_FILENAME = ".tgc_index.parquet"
 
 #: Index format version; bump to invalidate old caches.
-_VERSION = "1"
+_VERSION = "2"
+
+#: Seconds a pool waits for another process indexing the same folder before it
+#: indexes the folder itself, in memory.
+INDEX_LOCK_TIMEOUT_S = 3600.0
 
 #: GDAL settings for opening many small rasters (as TorchGeo's CLI sets them).
 GDAL_OPTIONS: dict[str, str] = {"GDAL_DISABLE_READDIR_ON_OPEN": "EMPTY_DIR"}
@@ -103,14 +110,15 @@ def signature(files: Sequence[FileEntry], extra: str = "") -> str:
     return digest.hexdigest()
 
 
-def _header(path: str) -> tuple[str, float, float, int]:
-    """Read one raster's CRS, bounds centre and band count.
+def _header(path: str) -> tuple[str, float, float, int, int, int]:
+    """Read one raster's CRS, bounds centre, band count and size.
 
     Args:
         path: Raster file path.
 
     Returns:
-        ``(crs_wkt, centre x, centre y, band count)`` in the file's CRS.
+        ``(crs_wkt, centre x, centre y, band count, height, width)`` in the
+        file's CRS.
 
     Raises:
         ValueError: If the file is not a raster or has no CRS.
@@ -120,6 +128,7 @@ def _header(path: str) -> tuple[str, float, float, int]:
             crs = src.crs
             bounds = src.bounds
             count = src.count
+            height, width = src.height, src.width
     except RasterioIOError as err:
         raise ValueError(
             f"file {path!r} is not a readable raster ({err}); a pool folder may only "
@@ -132,7 +141,7 @@ def _header(path: str) -> tuple[str, float, float, int]:
         )
     cx = (bounds.left + bounds.right) / 2
     cy = (bounds.bottom + bounds.top) / 2
-    return crs.to_wkt(), cx, cy, count
+    return crs.to_wkt(), cx, cy, count, height, width
 
 
 def _chunks(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:
@@ -140,30 +149,31 @@ def _chunks(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:
         yield items[start : start + size]
 
 
-_Chunk = tuple[list[str], list[int], list[float], list[float], list[int]]
+_Chunk = tuple[list[str], list[int], list[float], list[float], list[tuple[int, ...]]]
 
 
 def _read_chunk(chunk: Sequence[str]) -> _Chunk:
     """Read the headers of a chunk of rasters (runs in a worker).
 
     Returns:
-        ``(distinct CRS WKTs, CRS code per file, centre x, centre y, band count)``.
+        ``(distinct CRS WKTs, CRS code per file, centre x, centre y,
+        (band count, height, width) per file)``.
     """
     wkts: dict[str, int] = {}
     codes: list[int] = []
     xs: list[float] = []
     ys: list[float] = []
-    counts: list[int] = []
+    shapes: list[tuple[int, ...]] = []
     # one GDAL environment per chunk instead of one per file, and no listing of the
     # (possibly huge) folder for sidecar files at every open
     with rasterio.Env(**GDAL_OPTIONS):
         for path in chunk:
-            wkt, x, y, count = _header(path)
+            wkt, x, y, *shape = _header(path)
             codes.append(wkts.setdefault(wkt, len(wkts)))
             xs.append(x)
             ys.append(y)
-            counts.append(count)
-    return list(wkts), codes, xs, ys, counts
+            shapes.append(tuple(shape))
+    return list(wkts), codes, xs, ys, shapes
 
 
 def _executor(num_files: int, num_workers: int | None) -> Executor:
@@ -198,8 +208,8 @@ def read_raster_headers(
             default number of threads).
 
     Returns:
-        A data frame with ``lon``, ``lat`` (float64) and ``count`` (int) per path,
-        in input order.
+        A data frame with ``lon``, ``lat`` (float64), ``count`` (bands),
+        ``height`` and ``width`` (pixels, int64) per path, in input order.
 
     Raises:
         ValueError: If a file is not a raster or has no CRS (the message names it).
@@ -208,7 +218,7 @@ def read_raster_headers(
     codes: list[int] = []
     xs: list[float] = []
     ys: list[float] = []
-    counts: list[int] = []
+    shapes: list[tuple[int, ...]] = []
     with (
         _executor(len(paths), num_workers) as pool,
         tqdm(total=len(paths), desc="Indexing rasters", disable=None) as bar,
@@ -220,7 +230,7 @@ def read_raster_headers(
             codes += [remap[c] for c in chunk_codes]
             xs += cx
             ys += cy
-            counts += cc
+            shapes += cc
             bar.update(len(cc))
     code_arr = np.asarray(codes, dtype=np.int64)
     x_arr = np.asarray(xs, dtype=np.float64)
@@ -233,8 +243,15 @@ def read_raster_headers(
             CRS.from_wkt(wkt), "EPSG:4326", always_xy=True
         )
         lon[rows], lat[rows] = transformer.transform(x_arr[rows], y_arr[rows])
+    shape = np.asarray(shapes, dtype=np.int64).reshape(len(paths), 3)
     return pd.DataFrame(
-        {"lon": lon, "lat": lat, "count": np.asarray(counts, dtype=np.int64)}
+        {
+            "lon": lon,
+            "lat": lat,
+            "count": shape[:, 0],
+            "height": shape[:, 1],
+            "width": shape[:, 2],
+        }
     )
 
 
@@ -261,6 +278,52 @@ def check_lonlat(index: pd.DataFrame, root: str) -> None:
         )
 
 
+def _digest(frame: pd.DataFrame) -> str:
+    """SHA-256 of an index's columns and values (exact bits of numbers)."""
+    digest = hashlib.sha256(f"v{_VERSION}|{len(frame)}|{list(frame.columns)}".encode())
+    for name in frame.columns:
+        values = frame[name].to_numpy()
+        if values.dtype.kind in "iub":
+            digest.update(np.ascontiguousarray(values, dtype="<i8").tobytes())
+        elif values.dtype.kind == "f":
+            digest.update(np.ascontiguousarray(values, dtype="<f8").tobytes())
+        else:
+            strings = [str(v) for v in values]
+            lengths = np.fromiter(map(len, strings), dtype="<i8", count=len(strings))
+            digest.update(lengths.tobytes())
+            digest.update("".join(strings).encode("utf-8", "surrogatepass"))
+    return digest.hexdigest()
+
+
+def _load(cache_path: Path, sig: str) -> pd.DataFrame | None:
+    """The cached index if it is current and intact; None to rebuild it.
+
+    A cache of other files (another signature) is silently outdated; one that
+    cannot be read or whose content hash does not match is corrupt: a warning
+    says so.
+    """
+    if not cache_path.exists():
+        return None
+    problem = ""
+    try:
+        table = pq.read_table(cache_path)
+        meta = table.schema.metadata or {}
+        if meta.get(b"tgc_signature") != sig.encode():
+            return None
+        frame = table.to_pandas()
+        if meta.get(b"tgc_sha256") == _digest(frame).encode():
+            return frame
+        problem = "its content hash does not match its rows (the file is damaged)"
+    except (OSError, ValueError, pa.ArrowException) as err:
+        problem = f"it cannot be read ({err})"
+    warnings.warn(
+        f"pool index cache {str(cache_path)!r} is not usable: {problem}; "
+        "rebuilding it from the files",
+        stacklevel=3,
+    )
+    return None
+
+
 def _write_atomic(table: pa.Table, path: Path) -> bool:
     """Write a Parquet table atomically; return False if the folder is read-only."""
     try:
@@ -276,8 +339,15 @@ def cached_index(
 ) -> pd.DataFrame:
     """Return the index stored at ``cache_path`` if its signature matches, else build it.
 
-    A rebuilt index is written atomically (temporary file, then rename); a pool on
-    read-only storage is indexed in memory every time.
+    The cache records the signature of the files it describes and a SHA-256 of
+    its own rows; both are checked on every load. A cache of other files is
+    rebuilt; a damaged one (unreadable, or rows that do not match the hash, e.g.
+    a flipped bit) is rebuilt with a warning, never trusted. A rebuilt index is
+    written atomically (temporary file, then rename) under the cache's lock
+    (``<cache>.lock``): a second process indexing the same folder waits for the
+    first and loads its result (after :data:`INDEX_LOCK_TIMEOUT_S` seconds it
+    indexes the folder in memory itself). Temporary files of a killed indexer
+    are removed. A pool on read-only storage is indexed in memory every time.
 
     Args:
         cache_path: Parquet file holding the cached index.
@@ -287,18 +357,29 @@ def cached_index(
     Returns:
         The index.
     """
-    if cache_path.exists():
-        try:
-            table = pq.read_table(cache_path)
-            meta = table.schema.metadata or {}
-            if meta.get(b"tgc_signature") == sig.encode():
-                return table.to_pandas()
-        except (OSError, pa.ArrowException):
-            pass
-    frame = build()
+    try:
+        with file_lock(cache_path, "pool index", INDEX_LOCK_TIMEOUT_S) as holder:
+            frame = _load(cache_path, sig)
+            if frame is not None:
+                return frame
+            if holder is not None:
+                remove_stale_temps(cache_path, before=holder.acquired)
+            frame = build()
+            _write_atomic(_table(frame, sig), cache_path)
+            return frame
+    except FileLockedError as err:
+        warnings.warn(f"{err}; indexing the folder in memory", stacklevel=2)
+        frame = _load(cache_path, sig)
+        return frame if frame is not None else build()
+
+
+def _table(frame: pd.DataFrame, sig: str) -> pa.Table:
+    """The index as a table carrying its signature and content hash."""
     table = pa.Table.from_pandas(frame, preserve_index=False)
-    table = table.replace_schema_metadata(
-        {**(table.schema.metadata or {}), b"tgc_signature": sig.encode()}
+    return table.replace_schema_metadata(
+        {
+            **(table.schema.metadata or {}),
+            b"tgc_signature": sig.encode(),
+            b"tgc_sha256": _digest(frame).encode(),
+        }
     )
-    _write_atomic(table, cache_path)
-    return frame
