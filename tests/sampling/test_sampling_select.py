@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 import numpy as np
@@ -8,6 +9,7 @@ import pytest
 
 from torchgeo_composition.sampling import (
     MANIFEST_COLUMNS,
+    SHORTFALL_POLICIES,
     Composition,
     largest_remainder,
     select,
@@ -202,3 +204,26 @@ def test_bad_index(
 ) -> None:
     with pytest.raises(ValueError, match=match):
         select(mutate(continent_index), "global", 10, seed=0)  # type: ignore[arg-type]
+
+
+def test_absent_stratum_advice_names_it_without_going_in_a_circle(
+    make_index: MakeIndex,
+) -> None:
+    index = make_index({"asia": 20, "africa": 20})
+    mix = {"europe": 1, "asia": 1}
+    for policy in ("error", "replace"):
+        with pytest.raises(ValueError) as err:
+            select(index, mix, 10, seed=0, on_shortfall=policy)  # type: ignore[arg-type]
+        message = str(err.value)
+        assert "'europe'" in message and "absent from the pool" in message
+        assert "Remove 'europe' from the composition" in message
+        assert "on_shortfall='redistribute'" in message  # the advice that works
+        assert "'asia': 20" in message  # what the pool does hold
+    followed = select(index, mix, 10, seed=0, on_shortfall="redistribute")
+    assert followed.summary["counts"] == {"asia": 10}
+    for policy in SHORTFALL_POLICIES:  # nothing to redistribute to: no policy helps
+        with pytest.raises(ValueError) as err:
+            select(index, "europe", 10, seed=0, on_shortfall=policy)  # type: ignore[arg-type]
+        message = str(err.value)
+        assert re.search(r"no stratum of the composition.*sample in this pool", message)
+        assert "set on_shortfall" not in message and "use on_shortfall" not in message

@@ -82,11 +82,25 @@ def redistribute_quotas(
     positive = [k for k in keys if weights[k] > 0]
     capacity = sum(int(available.get(k, 0)) for k in positive)
     if capacity < total:
+        absent = [k for k in positive if int(available.get(k, 0)) == 0]
+        if capacity == 0:
+            advice = (
+                f"no stratum of the composition ({', '.join(positive)}) has a "
+                "sample in this pool: use a pool that covers them or another "
+                "composition"
+            )
+        else:
+            advice = "lower num_samples, use on_shortfall='replace', or widen "
+            advice += "the composition"
+            if absent:
+                advice += (
+                    f" ({', '.join(repr(k) for k in absent)} absent from the pool: "
+                    "remove them from the composition or use a pool that covers them)"
+                )
         raise ValueError(
             f"on_shortfall='redistribute' cannot reach num_samples={total}: the "
             f"strata with a positive weight hold only {capacity} samples "
-            f"({ {k: int(available.get(k, 0)) for k in positive} }); lower "
-            "num_samples, use on_shortfall='replace', or widen the composition"
+            f"({ {k: int(available.get(k, 0)) for k in positive} }); {advice}"
         )
     fixed: dict[str, int] = {}
     while True:

@@ -24,7 +24,7 @@ from .pool import (
     canonical_pool,
     manifest_digest,
 )
-from .quotas import largest_remainder, redistribute_quotas
+from .shortfall import resolve_quotas
 
 __all__ = [
     "MANIFEST_COLUMNS",
@@ -127,60 +127,6 @@ def _validate(num_samples: object, seed: object, on_shortfall: object) -> None:
             f"on_shortfall must be one of {list(SHORTFALL_POLICIES)}, got "
             f"{on_shortfall!r}"
         )
-
-
-def _quotas(
-    composition: Composition,
-    weights: Mapping[str, float],
-    available: Mapping[str, int],
-    num_samples: int,
-    on_shortfall: str,
-) -> tuple[dict[str, int], dict[str, int], dict[str, Any]]:
-    """Requested and final quotas plus the shortfall report."""
-    requested = largest_remainder(weights, num_samples)
-    short = {
-        k: {"available": int(available.get(k, 0)), "quota": q}
-        for k, q in requested.items()
-        if q > available.get(k, 0)
-    }
-    for info in short.values():
-        info["missing"] = info["quota"] - info["available"]
-    report: dict[str, Any] = {"policy": on_shortfall, "occurred": bool(short)}
-    report["strata"] = short
-    if not short:
-        return requested, dict(requested), report
-    if on_shortfall == "error":
-        key, info = next(iter(short.items()))
-        raise ValueError(
-            f"stratum {key!r} holds {info['available']} samples but its quota is "
-            f"{info['quota']} (composition {composition.name!r}, num_samples="
-            f"{num_samples}); short strata: "
-            f"{ {k: (v['available'], v['quota']) for k, v in short.items()} } as "
-            "(available, quota). Lower num_samples, or set on_shortfall to "
-            "'redistribute' (give the missing quota to the other strata in "
-            "proportion to their weights) or 'replace' (sample short strata with "
-            "replacement)"
-        )
-    if on_shortfall == "redistribute":
-        final = redistribute_quotas(weights, available, num_samples)
-        report["received"] = {
-            k: final[k] - requested[k] for k in final if final[k] > requested[k]
-        }
-        report["action"] = (
-            "short strata capped at their size; missing quota given to the other "
-            "strata in proportion to their weights"
-        )
-        return requested, final, report
-    empty = [k for k, v in short.items() if v["available"] == 0]
-    if empty:
-        raise ValueError(
-            f"on_shortfall='replace' cannot sample stratum {empty[0]!r}: it holds no "
-            f"samples (quota {short[empty[0]]['quota']}); use "
-            "on_shortfall='redistribute' or remove it from the composition"
-        )
-    report["action"] = "short strata sampled with replacement (balanced repeats)"
-    report["duplicates"] = {k: v["missing"] for k, v in short.items()}
-    return requested, dict(requested), report
 
 
 def _entropy(counts: Mapping[str, int]) -> float:
@@ -292,7 +238,7 @@ def select(
                 f"one of {list(SHORTFALL_POLICIES[1:])}"
             )
         weights = comp.weights(pool_counts)
-        requested, quotas, report = _quotas(
+        requested, quotas, report = resolve_quotas(
             comp, weights, pool_counts, num_samples, on_shortfall
         )
         rows = _draw_strata(pool, quotas, seed)
