@@ -1,24 +1,56 @@
 """The ``torchgeo-composition`` command line.
 
 ``fit | validate | test | predict`` are a :class:`~lightning.pytorch.cli.LightningCLI`
-whose model and datamodule are any :class:`torchgeo.trainers.BaseTask` and
-:class:`torchgeo.datamodules.BaseDataModule` (ours, TorchGeo's or a plugin's), chosen
-in subclass mode. The other commands (``compose`` ...) are listed in
-:data:`COMMANDS` and take their own arguments.
+(:class:`CompositionCLI`) whose model and datamodule are any
+:class:`torchgeo.trainers.BaseTask` and :class:`torchgeo.datamodules.BaseDataModule`
+(ours, TorchGeo's or a plugin's), chosen in subclass mode. The other commands
+(``compose`` ...) are listed in :data:`COMMANDS` and take their own arguments.
+
+Bad input ends with one ``error: ...`` line on stderr and exit code 2; ``--debug``
+(or ``TORCHGEO_COMPOSITION_DEBUG=1``) shows the traceback instead. A ``fit``
+stopped by SIGTERM exits with 143 (128 + 15).
 """
 
 from __future__ import annotations
 
 import importlib
 import os
+import re
 import sys
+import traceback
 from collections.abc import Callable, Sequence
 
-from jsonargparse import DefaultHelpFormatter
-from lightning.pytorch.cli import LightningCLI
+from jsonargparse import ArgumentError, DefaultHelpFormatter
+from lightning.pytorch.utilities.exceptions import SIGTERMException
 
-from . import __version__
-from .plugins import load_plugins
+from .. import __version__
+from ..plugins import load_plugins
+from .checkpoint import ResumableCheckpoint
+from .errors import (
+    DEBUG_ENV,
+    INPUT_ERRORS,
+    debug_requested,
+    error_line,
+    unknown_command,
+)
+from .lightning import CompositionCLI, end_distributed
+from .quiet import quiet_lightning
+from .resume import ResumeState
+
+__all__ = [
+    "COMMANDS",
+    "LIGHTNING_COMMANDS",
+    "PROG",
+    "CompositionCLI",
+    "ResumableCheckpoint",
+    "ResumeState",
+    "lightning_main",
+    "main",
+    "resolve_command",
+]
+
+#: Name of the console script.
+PROG = "torchgeo-composition"
 
 #: Commands besides Lightning's, as ``name -> (module:function, one-line help)``.
 #: Each function takes the remaining argument list and returns an exit code.
@@ -46,6 +78,13 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 LIGHTNING_COMMANDS = ("fit", "validate", "test", "predict")
+_ALL_COMMANDS = (*LIGHTNING_COMMANDS, *COMMANDS)
+
+#: Parser errors and input errors: one line, exit code 2.
+_INPUT: tuple[type[Exception], ...] = (ArgumentError, *INPUT_ERRORS)
+
+#: Exit code of a run stopped by SIGTERM (128 + signal number), as a shell reports it.
+SIGTERM_EXIT = 143
 
 # As in TorchGeo's own CLI: sensible GDAL settings for reading many small rasters.
 _RASTERIO_ENV = {
@@ -64,6 +103,11 @@ def _description() -> str:
         "Other commands (run 'torchgeo-composition COMMAND --help'):",
     ]
     lines += [f"  {name:<10} {help_}" for name, (_, help_) in COMMANDS.items()]
+    lines += [
+        "",
+        "Bad input ends with one 'error:' line; --debug (or "
+        "TORCHGEO_COMPOSITION_DEBUG=1) shows the traceback.",
+    ]
     return "\n".join(lines)
 
 
@@ -74,41 +118,70 @@ class _HelpFormatter(DefaultHelpFormatter):
         return "".join(indent + line for line in text.splitlines(keepends=True))
 
 
-def _resolve(target: str) -> Callable[[list[str]], int | None]:
+def resolve_command(target: str) -> Callable[[list[str]], int | None]:
+    """Import the function of a command.
+
+    Args:
+        target: ``module:function``, as in :data:`COMMANDS`.
+
+    Returns:
+        The function.
+    """
     module_name, _, func_name = target.partition(":")
     module = importlib.import_module(module_name)
     func: Callable[[list[str]], int | None] = getattr(module, func_name)
     return func
 
 
-def lightning_main(args: Sequence[str] | None = None) -> LightningCLI:
+def lightning_main(args: Sequence[str] | None = None) -> CompositionCLI:
     """Run the Lightning commands (``fit``, ``validate``, ``test``, ``predict``).
+
+    Errors propagate (:func:`main` turns them into one line).
 
     Args:
         args: Command-line arguments (without the program name); ``None`` reads
             :data:`sys.argv`.
 
     Returns:
-        The :class:`LightningCLI` instance, with ``trainer``, ``model`` and
+        The :class:`CompositionCLI` instance, with ``trainer``, ``model`` and
         ``datamodule`` attributes.
     """
-    from torchgeo.datamodules import BaseDataModule
-    from torchgeo.trainers import BaseTask
-
-    return LightningCLI(
-        model_class=BaseTask,
-        datamodule_class=BaseDataModule,
-        seed_everything_default=0,
-        subclass_mode_model=True,
-        subclass_mode_data=True,
-        save_config_kwargs={"overwrite": True},
+    quiet_lightning()
+    sub = {"exit_on_error": False}
+    return CompositionCLI(
+        args,
         parser_kwargs={
-            "version": f"torchgeo-composition {__version__}",
+            "prog": PROG,
+            "version": __version__,
             "description": _description(),
             "formatter_class": _HelpFormatter,
+            "exit_on_error": False,
+            **{name: dict(sub) for name in LIGHTNING_COMMANDS},
         },
-        args=list(args) if args is not None else None,
     )
+
+
+def _fail(message: str) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    return 2
+
+
+def _run_lightning(argv: list[str] | None, debug: bool) -> int:
+    try:
+        lightning_main(argv)
+    except SIGTERMException:
+        end_distributed(barrier=False)
+        print("stopped by SIGTERM; continue with --ckpt_path last", file=sys.stderr)
+        return SIGTERM_EXIT
+    except _INPUT as err:
+        end_distributed(barrier=False)
+        if debug:
+            traceback.print_exc()
+        choice = re.search(r"subcommand: invalid choice: '([^']*)'", str(err))
+        if choice:
+            return _fail(unknown_command(choice.group(1), _ALL_COMMANDS))
+        return _fail(error_line(err))
+    return 0
 
 
 def main(args: Sequence[str] | None = None) -> int:
@@ -122,18 +195,22 @@ def main(args: Sequence[str] | None = None) -> int:
             :data:`sys.argv`.
 
     Returns:
-        The process exit code.
+        The process exit code: 0, 2 for bad input (one ``error:`` line), 143
+        after SIGTERM.
     """
     argv = list(sys.argv[1:] if args is None else args)
+    debug = debug_requested(argv)
+    if debug:
+        os.environ[DEBUG_ENV] = "1"  # for the other ranks of a distributed run
     for key, value in _RASTERIO_ENV.items():
         os.environ.setdefault(key, value)
     load_plugins()
     if argv and argv[0] in COMMANDS:
-        code = _resolve(COMMANDS[argv[0]][0])(argv[1:])
+        code = resolve_command(COMMANDS[argv[0]][0])(argv[1:])
         return int(code or 0)
-    lightning_main(None if args is None else argv)
-    return 0
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    if argv and not argv[0].startswith("-") and argv[0] not in LIGHTNING_COMMANDS:
+        return _fail(unknown_command(argv[0], _ALL_COMMANDS))
+    if args is None:
+        # Lightning's DDP launcher starts the other ranks with sys.argv
+        sys.argv[1:] = argv
+    return _run_lightning(None if args is None else argv, debug)
