@@ -65,15 +65,18 @@ def run(root: Path | None = None, pretrain: bool = True) -> int:
         if code:
             return code
     if pretrain:
-        _banner(f"torchgeo-composition fit --config {FIT_CONFIG}")
-        cli_main(["fit", "--config", str(base / FIT_CONFIG)])
-        logs = sorted(Path("demo_output/quickstart/lightning_logs").glob("version_*"))
-        if logs:
-            latest = max(logs, key=lambda p: p.stat().st_mtime)
-            ckpts = sorted(latest.glob("checkpoints/*.ckpt"))
-            figs = sorted(latest.glob("reconstructions/*.png"))
-            print(f"\ncheckpoint: {ckpts[-1] if ckpts else 'none'}")
-            print(f"reconstruction figure: {figs[-1] if figs else 'none'}")
+        last = Path("demo_output/quickstart/checkpoints/last.ckpt")
+        args = ["fit", "--config", str(base / FIT_CONFIG)]
+        if last.is_file():  # a rerun continues the earlier run (done: ends at once)
+            args += ["--ckpt_path", "last"]
+        _banner(f"torchgeo-composition {' '.join(args)}")
+        code = cli_main(args)
+        if code:
+            return code
+        logs = Path("demo_output/quickstart/lightning_logs")
+        figs = sorted(logs.glob("version_*/reconstructions/*.png"))
+        print(f"\ncheckpoint: {last if last.is_file() else 'none'}")
+        print(f"reconstruction figure: {figs[-1] if figs else 'none'}")
     print(
         f"\ndemo finished in {time.perf_counter() - start:.0f} s; outputs in demo_output/"
     )
