@@ -74,13 +74,16 @@ def test_reference_checkpoint_types_are_allowed(tmp_path: Path) -> None:
     assert check_checkpoint(path) == path
 
 
-def test_numpy_1_scalar_name_is_allowed(tmp_path: Path) -> None:
+def test_names_of_other_numpy_and_python_versions_are_allowed(tmp_path: Path) -> None:
     path = tmp_path / "old.pth"
-    torch.save({"acc": np.float64(0.5)}, path, _use_new_zipfile_serialization=False)
+    ckpt = {"acc": np.float64(0.5), "root": PosixPath("/data")}
+    torch.save(ckpt, path, _use_new_zipfile_serialization=False)
     data = path.read_bytes()
-    assert b"numpy._core.multiarray" in data
-    path.write_bytes(data.replace(b"numpy._core.multiarray", b"numpy.core.multiarray"))
-    assert load_checkpoint(path)["acc"] == 0.5
+    assert b"numpy._core.multiarray" in data and b"cpathlib\nPosixPath" in data
+    data = data.replace(b"numpy._core.multiarray", b"numpy.core.multiarray")  # numpy 1
+    data = data.replace(b"cpathlib\n", b"cpathlib._local\n")  # Python 3.13
+    path.write_bytes(data)
+    assert load_checkpoint(path) == ckpt
 
 
 def test_allow_list_is_scoped(tmp_path: Path) -> None:

@@ -48,24 +48,36 @@ __all__ = [
 _SafeGlobal = Callable[..., Any] | tuple[Callable[..., Any], str]
 
 
+def _aliased(obj: Callable[..., Any], *names: str) -> list[_SafeGlobal]:
+    """``obj`` under each name that pickles written elsewhere may use for it."""
+    version = tuple(int(p) for p in torch.__version__.split(".")[:2])
+    if version < (2, 6):  # named entries arrived in torch 2.6
+        return [obj]
+    return [(obj, name) for name in names]
+
+
 def _numpy_globals() -> list[_SafeGlobal]:
     core = getattr(np, "_core", None) or np.core  # numpy 2 / numpy 1
     scalar = core.multiarray.scalar
-    names = ("numpy.core.multiarray.scalar", "numpy._core.multiarray.scalar")
     # dtype objects are instances of per-type classes (numpy.dtypes.Float64DType)
     dtypes = [type(np.dtype(code)) for code in "?bhilqBHILQefdgFDG"]
-    version = tuple(int(p) for p in torch.__version__.split(".")[:2])
-    if version < (2, 6):  # named aliases arrived in torch 2.6
-        return [scalar, np.dtype, *dtypes]
-    return [*((scalar, name) for name in names), np.dtype, *dtypes]
+    return [
+        *_aliased(
+            scalar, "numpy.core.multiarray.scalar", "numpy._core.multiarray.scalar"
+        ),
+        np.dtype,
+        *dtypes,
+    ]
 
 
-#: Types allowed in a checkpoint beyond tensors, plain containers and numbers.
+#: Types allowed in a checkpoint beyond tensors, plain containers and numbers:
+#: ``argparse.Namespace``, numpy scalars and dtypes, ``pathlib`` concrete paths
+#: (under the names numpy 1 and 2, and Python before and after 3.13, pickle them).
 SAFE_GLOBALS: tuple[_SafeGlobal, ...] = (
     argparse.Namespace,
     *_numpy_globals(),
-    pathlib.PosixPath,
-    pathlib.WindowsPath,
+    *_aliased(pathlib.PosixPath, "pathlib.PosixPath", "pathlib._local.PosixPath"),
+    *_aliased(pathlib.WindowsPath, "pathlib.WindowsPath", "pathlib._local.WindowsPath"),
 )
 
 #: What the refusal message lists as allowed.
