@@ -14,6 +14,7 @@ learned projection ``P``.
 from __future__ import annotations
 
 import importlib
+import inspect
 import re
 import warnings
 from collections.abc import Sequence
@@ -78,6 +79,15 @@ def distillation_loss(
         soft = (p_t * (log_t - log_s) + (1 - p_t) * (log_1t - log_1s)).mean()
     return alpha * hard + beta * t * t * soft, hard, soft
 
+
+#: ``weights_only=True`` for Lightning's own load, where it takes the argument
+#: (older versions use torch's default; the same file was just read safely).
+_WEIGHTS_ONLY: dict[str, Any] = (
+    {"weights_only": True}
+    if "weights_only"
+    in inspect.signature(LightningModule.load_from_checkpoint).parameters
+    else {}
+)
 
 #: torch's message for a state-dict entry of another shape.
 _SIZE_MISMATCH = re.compile(
@@ -153,7 +163,7 @@ def load_teacher(path: str, teacher_class: str | None = None) -> LightningModule
             # strict=False: missing and unexpected keys are reported below, briefly
             warnings.filterwarnings("ignore", "Found keys that are")
             teacher: LightningModule = cls.load_from_checkpoint(
-                path, map_location="cpu", strict=False, weights_only=True, **overrides
+                path, map_location="cpu", strict=False, **_WEIGHTS_ONLY, **overrides
             )
     except Exception as err:
         writer = hparams.get("_class_path")
