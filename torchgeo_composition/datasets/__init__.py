@@ -7,6 +7,7 @@ A pool is a :class:`PoolDataset`: a TorchGeo ``NonGeoDataset`` whose
 from .chips import ChipFolder
 from .pool import INDEX_COLUMNS, PoolDataset
 from .ssl4eo import SSL4EOS12Pool
+from .ssl4eo_v11 import SSL4EO_V11_BANDS, SSL4EOS12V11Pool
 from .synthetic import CONTINENT_SHARES, LAND_COVERS, SyntheticSentinel2Pool
 from .synthetic_landcover import SyntheticLandCover
 
@@ -14,9 +15,11 @@ __all__ = [
     "CONTINENT_SHARES",
     "INDEX_COLUMNS",
     "LAND_COVERS",
+    "SSL4EO_V11_BANDS",
     "ChipFolder",
     "PoolDataset",
     "SSL4EOS12Pool",
+    "SSL4EOS12V11Pool",
     "SyntheticLandCover",
     "SyntheticSentinel2Pool",
 ]
