@@ -5,6 +5,7 @@ A pool is a :class:`PoolDataset`: a TorchGeo ``NonGeoDataset`` whose
 """
 
 from .chips import ChipFolder
+from .majortom import MAJORTOM_BANDS, MajorTOMPool
 from .pool import INDEX_COLUMNS, PoolDataset
 from .ssl4eo import SSL4EOS12Pool
 from .ssl4eo_v11 import SSL4EO_V11_BANDS, SSL4EOS12V11Pool
@@ -15,8 +16,10 @@ __all__ = [
     "CONTINENT_SHARES",
     "INDEX_COLUMNS",
     "LAND_COVERS",
+    "MAJORTOM_BANDS",
     "SSL4EO_V11_BANDS",
     "ChipFolder",
+    "MajorTOMPool",
     "PoolDataset",
     "SSL4EOS12Pool",
     "SSL4EOS12V11Pool",
