@@ -5,6 +5,7 @@ A pool is a :class:`PoolDataset`: a TorchGeo ``NonGeoDataset`` whose
 """
 
 from .chips import ChipFolder
+from .fmow import FMOW_SPLITS, FMoWSentinelPool
 from .majortom import MAJORTOM_BANDS, MajorTOMPool
 from .pool import INDEX_COLUMNS, PoolDataset
 from .ssl4eo import SSL4EOS12Pool
@@ -14,11 +15,13 @@ from .synthetic_landcover import SyntheticLandCover
 
 __all__ = [
     "CONTINENT_SHARES",
+    "FMOW_SPLITS",
     "INDEX_COLUMNS",
     "LAND_COVERS",
     "MAJORTOM_BANDS",
     "SSL4EO_V11_BANDS",
     "ChipFolder",
+    "FMoWSentinelPool",
     "MajorTOMPool",
     "PoolDataset",
     "SSL4EOS12Pool",
