@@ -12,6 +12,7 @@ from .ssl4eo import SSL4EOS12Pool
 from .ssl4eo_v11 import SSL4EO_V11_BANDS, SSL4EOS12V11Pool
 from .synthetic import CONTINENT_SHARES, LAND_COVERS, SyntheticSentinel2Pool
 from .synthetic_landcover import SyntheticLandCover
+from .table import TablePool
 
 __all__ = [
     "CONTINENT_SHARES",
@@ -28,4 +29,5 @@ __all__ = [
     "SSL4EOS12V11Pool",
     "SyntheticLandCover",
     "SyntheticSentinel2Pool",
+    "TablePool",
 ]
