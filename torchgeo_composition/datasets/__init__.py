@@ -13,6 +13,7 @@ from .ssl4eo_v11 import SSL4EO_V11_BANDS, SSL4EOS12V11Pool
 from .synthetic import CONTINENT_SHARES, LAND_COVERS, SyntheticSentinel2Pool
 from .synthetic_landcover import SyntheticLandCover
 from .table import TablePool
+from .terramesh import TERRAMESH_BANDS, TerraMeshPool
 
 __all__ = [
     "CONTINENT_SHARES",
@@ -21,6 +22,7 @@ __all__ = [
     "LAND_COVERS",
     "MAJORTOM_BANDS",
     "SSL4EO_V11_BANDS",
+    "TERRAMESH_BANDS",
     "ChipFolder",
     "FMoWSentinelPool",
     "MajorTOMPool",
@@ -30,4 +32,5 @@ __all__ = [
     "SyntheticLandCover",
     "SyntheticSentinel2Pool",
     "TablePool",
+    "TerraMeshPool",
 ]
