@@ -4,9 +4,10 @@ A pool is a :class:`PoolDataset`: a TorchGeo ``NonGeoDataset`` whose
 :meth:`~PoolDataset.index` gives every sample's centre in longitude and latitude.
 """
 
-from .chips import ChipFolder
+from .chips import EMPTY_CHIP_POLICIES, ChipFolder, EmptyChips
 from .fmow import FMOW_SPLITS, FMoWSentinelPool
 from .majortom import MAJORTOM_BANDS, MajorTOMPool
+from .pixels import BadSample, EmptyChipError
 from .pool import INDEX_COLUMNS, PoolDataset
 from .ssl4eo import SSL4EOS12Pool
 from .ssl4eo_v11 import SSL4EO_V11_BANDS, SSL4EOS12V11Pool
@@ -17,13 +18,17 @@ from .terramesh import TERRAMESH_BANDS, TerraMeshPool
 
 __all__ = [
     "CONTINENT_SHARES",
+    "EMPTY_CHIP_POLICIES",
     "FMOW_SPLITS",
     "INDEX_COLUMNS",
     "LAND_COVERS",
     "MAJORTOM_BANDS",
     "SSL4EO_V11_BANDS",
     "TERRAMESH_BANDS",
+    "BadSample",
     "ChipFolder",
+    "EmptyChipError",
+    "EmptyChips",
     "FMoWSentinelPool",
     "MajorTOMPool",
     "PoolDataset",

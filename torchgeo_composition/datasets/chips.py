@@ -3,20 +3,19 @@
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Literal, get_args
 
 import numpy as np
 import pandas as pd
-import rasterio
-import rasterio.env
 import torch
-from rasterio.enums import Resampling
+from rasterio.errors import RasterioError
 from torch import Tensor
 
 from ..bands import S2_BANDS, band_indices
 from .indexing import (
-    GDAL_OPTIONS,
     INDEX_FILENAME,
     cached_index,
     check_lonlat,
@@ -24,23 +23,19 @@ from .indexing import (
     scan_files,
 )
 from .indexing import signature as files_signature
+from .pixels import EmptyChipError, find_empty_chips, read_chip
 from .pool import INDEX_COLUMNS, PoolDataset
 
-__all__ = ["ChipFolder"]
+__all__ = ["EMPTY_CHIP_POLICIES", "ChipFolder", "EmptyChips"]
 
+#: What a :class:`ChipFolder` does with a chip that has no valid pixel.
+EmptyChips = Literal["error", "exclude", "nan"]
 
-def _ensure_gdal_env() -> None:
-    """Keep a GDAL environment active in this thread.
+#: Valid values of ``empty_chips``.
+EMPTY_CHIP_POLICIES: tuple[str, ...] = get_args(EmptyChips)
 
-    Without one, :func:`rasterio.open` sets up and tears down a GDAL environment for
-    every file, which costs about a third of the time of reading a small chip; and
-    GDAL lists the whole folder for sidecar files at every open unless told not to
-    (:data:`GDAL_OPTIONS`). The environment entered here is never exited; it lives as
-    long as the thread (or data-loader worker). An environment the caller entered is
-    used as is.
-    """
-    if not rasterio.env.hasenv():
-        rasterio.env.Env(**GDAL_OPTIONS).__enter__()
+#: Cache of which chips hold a valid pixel (``empty_chips="exclude"``).
+_VALID_FILENAME = ".tgc_valid.parquet"
 
 
 class ChipFolder(PoolDataset):
@@ -53,13 +48,31 @@ class ChipFolder(PoolDataset):
     The pool index (sample id, path, lon, lat) is built from file headers only, in
     parallel, and cached atomically in ``<root>/.tgc_index.parquet``. It is rebuilt
     only when the set of files, their sizes or their modification times change.
+    Problems that the headers show are refused here, naming the files: a file
+    with another number of bands than ``all_bands``, and chips of different sizes
+    when ``size`` is not set (they could not be batched).
 
     Nodata and NaN handling: pixels are read as float32. A pixel is *missing* when
     it is NaN or +-inf (float files), or equals the nodata value (``nodata`` if
     given, else each file's own nodata tag; compared after conversion to float32).
     Missing pixels are set to ``fill_value`` in the returned image, so images never
-    contain NaN. Set ``fill_value`` to a value your normalisation maps to something harmless
-    (0 is "no reflectance" for Sentinel-2 digital numbers).
+    contain NaN. Set ``fill_value`` to a value your normalisation maps to something
+    harmless (0 is "no reflectance" for Sentinel-2 digital numbers).
+
+    A chip whose every pixel is missing (all NaN or all nodata) has no data to
+    learn from; ``empty_chips`` decides what happens to it:
+
+    * ``"error"`` (default): reading it raises a :class:`ValueError` naming the
+      file. :meth:`check_pixels` finds every such chip before training.
+    * ``"exclude"``: the pool reads every chip once (in parallel, cached in
+      ``<root>/.tgc_valid.parquet`` until the files change) and leaves the empty
+      ones out of its index; a warning gives their number and ids, and
+      :attr:`excluded_ids` lists them.
+    * ``"nan"``: it is returned with every pixel NaN, so that measurements count
+      it as empty (``diversity``'s ``empty`` column); never train on it.
+
+    A file that cannot be read (e.g. a truncated GeoTIFF whose header opens)
+    raises a :class:`ValueError` naming the file and the pool.
 
     Sample ids are the file paths relative to ``root`` without their suffix, e.g.
     ``europe/chip_00012``; ``path`` in the index is the relative file path.
@@ -74,6 +87,7 @@ class ChipFolder(PoolDataset):
         fill_value: float = 0.0,
         size: int | None = None,
         suffixes: Sequence[str] = (".tif", ".tiff"),
+        empty_chips: EmptyChips = "error",
         index_workers: int | None = None,
         transforms: Callable[[dict[str, Tensor]], dict[str, Tensor]] | None = None,
     ) -> None:
@@ -90,16 +104,20 @@ class ChipFolder(PoolDataset):
             size: If given, every chip is resampled (nearest) to ``size x size``
                 pixels on read, so chips of different sizes can be batched.
             suffixes: File name endings that mark a chip (case-insensitive).
+            empty_chips: What to do with a chip without a valid pixel:
+                ``error`` (raise when it is read), ``exclude`` (leave it out of the
+                pool; reads every chip once) or ``nan`` (return it all NaN).
             index_workers: Threads used to index the folder; ``None`` = automatic.
             transforms: A function/transform that takes a sample dict and returns a
                 transformed version.
 
         Raises:
             FileNotFoundError: If ``root`` does not exist or holds no chip.
-            ValueError: If ``bands`` names a band not in ``all_bands``, ``fill_value``
-                is not finite, if a file is
-                not a raster, has no CRS, holds a different number of bands than
-                ``all_bands``, or lies outside the valid lon/lat range.
+            ValueError: If ``bands`` names a band not in ``all_bands``,
+                ``fill_value`` is not finite, ``empty_chips`` is unknown, a file
+                is not a raster, has no CRS, holds a different number of bands
+                than ``all_bands``, or lies outside the valid lon/lat range, or
+                chips differ in size and ``size`` is not set.
         """
         self.root = Path(root)
         self.all_bands = tuple(all_bands)
@@ -108,8 +126,11 @@ class ChipFolder(PoolDataset):
         self.fill_value = float(fill_value)
         self.size = size
         self.suffixes = tuple(s.lower() for s in suffixes)
+        self.empty_chips = empty_chips
         self.index_workers = index_workers
         self.transforms = transforms
+        #: Ids of the chips left out for having no valid pixel (``exclude``).
+        self.excluded_ids: list[str] = []
 
         if not self.bands:
             raise ValueError(f"bands must name at least one of {list(self.all_bands)}")
@@ -122,6 +143,11 @@ class ChipFolder(PoolDataset):
             raise ValueError(f"fill_value must be a finite number, got {fill_value}")
         if size is not None and size <= 0:
             raise ValueError(f"size must be a positive number of pixels, got {size}")
+        if empty_chips not in EMPTY_CHIP_POLICIES:
+            raise ValueError(
+                f"empty_chips {empty_chips!r} is not valid; valid choices are "
+                f"{list(EMPTY_CHIP_POLICIES)}"
+            )
 
         self._index = self._load_index()
         self._abs_paths = [str(self.root / p) for p in self._index["path"]]
@@ -133,15 +159,16 @@ class ChipFolder(PoolDataset):
         self._lat_t = list(torch.from_numpy(self._lat.astype(np.float32)).unbind())
 
     def _load_index(self) -> pd.DataFrame:
-        """Load the cached index or rebuild it.
+        """Load the cached index or rebuild it, and check what the headers show.
 
         Returns:
-            The full index (with a ``count`` column of bands per file).
+            The full index (with ``count``, ``height`` and ``width`` per file).
 
         Raises:
             FileNotFoundError: If the folder is missing or empty.
-            ValueError: If a file does not hold ``len(all_bands)`` bands or its
-                centre is not a valid longitude/latitude.
+            ValueError: If a file does not hold ``len(all_bands)`` bands, its
+                centre is not a valid longitude/latitude, or chip sizes differ
+                while ``size`` is None.
         """
         if not self.root.is_dir():
             raise FileNotFoundError(
@@ -161,28 +188,81 @@ class ChipFolder(PoolDataset):
                 [str(self.root / r) for r in rel], num_workers=self.index_workers
             )
             ids = [r.rsplit(".", 1)[0] for r in rel]
-            return pd.DataFrame(
-                {
-                    "sample_id": ids,
-                    "path": rel,
-                    "lon": headers["lon"].to_numpy(),
-                    "lat": headers["lat"].to_numpy(),
-                    "count": headers["count"].to_numpy(),
-                }
+            return pd.concat(
+                [pd.DataFrame({"sample_id": ids, "path": rel}), headers], axis=1
             )
 
-        sig = files_signature(files, extra="chips")
-        index = cached_index(self.root / INDEX_FILENAME, sig, build)
+        index = cached_index(
+            self.root / INDEX_FILENAME, files_signature(files, extra="chips"), build
+        )
+        self._check_bands(index)
+        check_lonlat(index, str(self.root))
+        if self.size is None:
+            self._check_sizes(index)
+        if self.empty_chips == "exclude":
+            index = self._exclude_empty(index, files)
+        return index.reset_index(drop=True)
+
+    def _check_bands(self, index: pd.DataFrame) -> None:
+        """Raise naming the files whose band count differs from ``all_bands``."""
         bad = index[index["count"] != len(self.all_bands)]
         if len(bad):
-            row = bad.iloc[0]
-            raise ValueError(
-                f"file {str(self.root / row['path'])!r} holds {row['count']} bands but "
-                f"all_bands names {len(self.all_bands)}: {list(self.all_bands)}; set "
-                "all_bands to the bands stored in the files, in file order"
+            files = ", ".join(
+                f"{os.path.join(self.root, p)!r} ({c} bands)"
+                for p, c in zip(bad["path"][:5], bad["count"][:5], strict=True)
             )
-        check_lonlat(index, str(self.root))
-        return index.reset_index(drop=True)
+            more = f" and {len(bad) - 5} more" if len(bad) > 5 else ""
+            raise ValueError(
+                f"{len(bad)} of {len(index)} files hold another number of bands "
+                f"than all_bands names ({len(self.all_bands)}: "
+                f"{list(self.all_bands)}): {files}{more}; set all_bands to the bands "
+                "stored in the files, in file order, or remove those files"
+            )
+
+    def _check_sizes(self, index: pd.DataFrame) -> None:
+        """Raise if chips differ in size (they could not be batched)."""
+        sizes = index.groupby(["height", "width"], sort=True)["path"]
+        if sizes.ngroups > 1:
+            found = ", ".join(
+                f"{h}x{w} px ({len(paths)} chips, e.g. "
+                f"{os.path.join(self.root, str(paths.iat[0]))!r})"
+                for (h, w), paths in sizes
+            )
+            raise ValueError(
+                f"chips of pool {str(self.root)!r} differ in size: {found}; a batch "
+                "needs one size: set ChipFolder(size=...) (e.g. size="
+                f"{int(index['height'].min())}) to resample every chip to size x "
+                "size pixels on read"
+            )
+
+    def _exclude_empty(
+        self, index: pd.DataFrame, files: Sequence[tuple[str, int, int]]
+    ) -> pd.DataFrame:
+        """Leave out the chips without a valid pixel (read once, cached)."""
+
+        def build() -> pd.DataFrame:
+            paths = [str(self.root / p) for p in index["path"]]
+            flags = find_empty_chips(
+                paths, self._indexes, self.size, self.nodata, self.index_workers
+            )
+            return pd.DataFrame({"path": index["path"], "empty": flags})
+
+        extra = f"empty|{self.nodata!r}|{self._indexes}|{self.size}"
+        cache = self.root / _VALID_FILENAME
+        flags = cached_index(cache, files_signature(files, extra=extra), build)
+        empty = set(flags.loc[flags["empty"], "path"])
+        is_empty = index["path"].isin(empty).to_numpy()
+        self.excluded_ids = index.loc[is_empty, "sample_id"].astype(str).tolist()
+        if self.excluded_ids:
+            warnings.warn(
+                f"{len(self.excluded_ids)} of {len(index)} chips of pool "
+                f"{str(self.root)!r} have no valid pixel (every pixel NaN or "
+                f"nodata) and are left out (empty_chips='exclude'): "
+                f"{self.excluded_ids[:10]}"
+                + (" and more" if len(self.excluded_ids) > 10 else ""),
+                stacklevel=3,
+            )
+        return index[~is_empty]
 
     def index(self) -> pd.DataFrame:
         """Return the pool index.
@@ -209,28 +289,30 @@ class ChipFolder(PoolDataset):
         Returns:
             ``image`` (C, H, W) float32 with missing pixels set to ``fill_value``,
             ``lon`` and ``lat`` (float32, degrees).
+
+        Raises:
+            ValueError: If the file cannot be read (the message names it).
+            EmptyChipError: If it has no valid pixel and ``empty_chips`` is
+                ``error`` (the message names the file).
         """
-        _ensure_gdal_env()
-        with rasterio.open(self._abs_paths[index]) as src:
-            shape = None
-            if self.size is not None:
-                shape = (len(self._indexes), self.size, self.size)
-            # GDAL converts to float32 while reading: no extra copy
-            image = src.read(
-                self._indexes,
-                out_shape=shape,
-                out_dtype="float32",
-                resampling=Resampling.nearest,
-            )
-            nodata = self.nodata if self.nodata is not None else src.nodata
-            is_float = np.dtype(src.dtypes[0]).kind == "f"
-        if nodata is not None and not np.isnan(nodata):
-            is_nodata = image == np.float32(nodata)
-            if is_nodata.any():
-                image[is_nodata] = self.fill_value
-        # Only floating-point files can hold NaN / inf; one sum tests them all.
-        if is_float and not np.isfinite(image.sum()):
-            image[~np.isfinite(image)] = self.fill_value
+        path = self._abs_paths[index]
+        try:
+            image, missing = read_chip(path, self._indexes, self.size, self.nodata)
+        except RasterioError as err:
+            raise ValueError(
+                f"could not read chip {path!r} of pool {str(self.root)!r}: {err}"
+            ) from err
+        if missing is not None:
+            if not missing.all():
+                image[missing] = self.fill_value
+            elif self.empty_chips == "nan":
+                image[:] = np.nan
+            else:
+                raise EmptyChipError(
+                    f"chip {path!r} of pool {str(self.root)!r} has no valid pixel "
+                    "(every pixel is NaN, infinite or nodata); remove it, or set "
+                    "empty_chips='exclude' to leave such chips out of the pool"
+                )
         sample = {
             "image": torch.from_numpy(image),
             "lon": self._lon_t[index],

@@ -13,21 +13,18 @@ from __future__ import annotations
 import hashlib
 import multiprocessing
 import os
-import warnings
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
 import rasterio
 from pyproj import CRS, Transformer
 from rasterio.errors import RasterioIOError
 from tqdm.auto import tqdm
 
-from ..files import FileLockedError, atomic_path, file_lock, remove_stale_temps
+from .index_cache import INDEX_LOCK_TIMEOUT_S, cached_index
 
 __all__ = [
     "GDAL_OPTIONS",
@@ -48,9 +45,6 @@ INDEX_FILENAME = ".tgc_index.parquet"
 #: Index format version; bump to invalidate old caches.
 _VERSION = "2"
 
-#: Seconds a pool waits for another process indexing the same folder before it
-#: indexes the folder itself, in memory.
-INDEX_LOCK_TIMEOUT_S = 3600.0
 
 #: GDAL settings for opening many small rasters (as TorchGeo's CLI sets them).
 GDAL_OPTIONS: dict[str, str] = {"GDAL_DISABLE_READDIR_ON_OPEN": "EMPTY_DIR"}
@@ -276,110 +270,3 @@ def check_lonlat(index: pd.DataFrame, root: str) -> None:
             f"lon={lon[i]}, lat={lat[i]}, not a valid location (lon in [-180, 180], "
             "lat in [-90, 90]); check its CRS and geotransform"
         )
-
-
-def _digest(frame: pd.DataFrame) -> str:
-    """SHA-256 of an index's columns and values (exact bits of numbers)."""
-    digest = hashlib.sha256(f"v{_VERSION}|{len(frame)}|{list(frame.columns)}".encode())
-    for name in frame.columns:
-        values = frame[name].to_numpy()
-        if values.dtype.kind in "iub":
-            digest.update(np.ascontiguousarray(values, dtype="<i8").tobytes())
-        elif values.dtype.kind == "f":
-            digest.update(np.ascontiguousarray(values, dtype="<f8").tobytes())
-        else:
-            strings = [str(v) for v in values]
-            lengths = np.fromiter(map(len, strings), dtype="<i8", count=len(strings))
-            digest.update(lengths.tobytes())
-            digest.update("".join(strings).encode("utf-8", "surrogatepass"))
-    return digest.hexdigest()
-
-
-def _load(cache_path: Path, sig: str) -> pd.DataFrame | None:
-    """The cached index if it is current and intact; None to rebuild it.
-
-    A cache of other files (another signature) is silently outdated; one that
-    cannot be read or whose content hash does not match is corrupt: a warning
-    says so.
-    """
-    if not cache_path.exists():
-        return None
-    problem = ""
-    try:
-        table = pq.read_table(cache_path)
-        meta = table.schema.metadata or {}
-        if meta.get(b"tgc_signature") != sig.encode():
-            return None
-        frame = table.to_pandas()
-        if meta.get(b"tgc_sha256") == _digest(frame).encode():
-            return frame
-        problem = "its content hash does not match its rows (the file is damaged)"
-    except (OSError, ValueError, pa.ArrowException) as err:
-        problem = f"it cannot be read ({err})"
-    warnings.warn(
-        f"pool index cache {str(cache_path)!r} is not usable: {problem}; "
-        "rebuilding it from the files",
-        stacklevel=3,
-    )
-    return None
-
-
-def _write_atomic(table: pa.Table, path: Path) -> bool:
-    """Write a Parquet table atomically; return False if the folder is read-only."""
-    try:
-        with atomic_path(path) as tmp:
-            pq.write_table(table, tmp)
-    except OSError:
-        return False
-    return True
-
-
-def cached_index(
-    cache_path: Path, sig: str, build: Callable[[], pd.DataFrame]
-) -> pd.DataFrame:
-    """Return the index stored at ``cache_path`` if its signature matches, else build it.
-
-    The cache records the signature of the files it describes and a SHA-256 of
-    its own rows; both are checked on every load. A cache of other files is
-    rebuilt; a damaged one (unreadable, or rows that do not match the hash, e.g.
-    a flipped bit) is rebuilt with a warning, never trusted. A rebuilt index is
-    written atomically (temporary file, then rename) under the cache's lock
-    (``<cache>.lock``): a second process indexing the same folder waits for the
-    first and loads its result (after :data:`INDEX_LOCK_TIMEOUT_S` seconds it
-    indexes the folder in memory itself). Temporary files of a killed indexer
-    are removed. A pool on read-only storage is indexed in memory every time.
-
-    Args:
-        cache_path: Parquet file holding the cached index.
-        sig: Signature of the current folder contents (:func:`signature`).
-        build: Function building the index.
-
-    Returns:
-        The index.
-    """
-    try:
-        with file_lock(cache_path, "pool index", INDEX_LOCK_TIMEOUT_S) as holder:
-            frame = _load(cache_path, sig)
-            if frame is not None:
-                return frame
-            if holder is not None:
-                remove_stale_temps(cache_path, before=holder.acquired)
-            frame = build()
-            _write_atomic(_table(frame, sig), cache_path)
-            return frame
-    except FileLockedError as err:
-        warnings.warn(f"{err}; indexing the folder in memory", stacklevel=2)
-        frame = _load(cache_path, sig)
-        return frame if frame is not None else build()
-
-
-def _table(frame: pd.DataFrame, sig: str) -> pa.Table:
-    """The index as a table carrying its signature and content hash."""
-    table = pa.Table.from_pandas(frame, preserve_index=False)
-    return table.replace_schema_metadata(
-        {
-            **(table.schema.metadata or {}),
-            b"tgc_signature": sig.encode(),
-            b"tgc_sha256": _digest(frame).encode(),
-        }
-    )

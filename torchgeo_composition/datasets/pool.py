@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from typing import ClassVar
 
 import pandas as pd
 from torch import Tensor
 from torchgeo.datasets import NonGeoDataset
 
 from ..sampling import INDEX_COLUMNS, pool_fingerprint
+from .pixels import BadSample, describe_bad_samples, find_bad_samples
 
-__all__ = ["INDEX_COLUMNS", "PoolDataset"]
+__all__ = ["INDEX_COLUMNS", "BadSample", "PoolDataset"]
 
 
 class PoolDataset(NonGeoDataset, ABC):
@@ -32,6 +35,11 @@ class PoolDataset(NonGeoDataset, ABC):
 
     #: Names of the bands of each sample's ``image``, in channel order.
     bands: tuple[str, ...] = ()
+
+    #: Whether samples change with :meth:`set_epoch` (e.g. seasons drawn per
+    #: epoch). Data loaders then start fresh workers every epoch, so the workers
+    #: see the epoch.
+    varies_by_epoch: ClassVar[bool] = False
 
     @abstractmethod
     def index(self) -> pd.DataFrame:
@@ -98,3 +106,49 @@ class PoolDataset(NonGeoDataset, ABC):
                 f"the pool {self!r}; was the manifest built from another pool?"
             )
         return [int(p) for p in lookup.loc[wanted].to_numpy()]
+
+    def set_epoch(self, epoch: int) -> None:
+        """Tell the pool which epoch is read (a no-op unless samples vary by epoch).
+
+        Called every epoch by the datamodules' sampler
+        (:class:`~torchgeo_composition.datamodules.ShardedManifestSampler`).
+
+        Args:
+            epoch: The epoch about to be read.
+        """
+
+    def check_pixels(
+        self,
+        sample_ids: Sequence[str] | None = None,
+        num_workers: int | None = None,
+        raise_error: bool = True,
+    ) -> list[BadSample]:
+        """Read samples once, in parallel, and report those that cannot be used.
+
+        A pre-flight check before training: every sample is read (threads, with
+        a progress bar) and reported with its file and the reason when it cannot
+        be read (e.g. a truncated GeoTIFF whose header opens), has no valid pixel
+        (every pixel NaN, infinite or nodata), or has another shape than the
+        others.
+
+        Args:
+            sample_ids: Samples to read; ``None`` reads the whole pool.
+            num_workers: Threads; ``None`` = Python's default for I/O work.
+            raise_error: Raise when a sample is bad instead of returning the list.
+
+        Returns:
+            The bad samples (empty when every sample is fine).
+
+        Raises:
+            ValueError: If ``raise_error`` and a sample is bad: one message
+                naming every bad file (the first ten) and its problem.
+        """
+        positions = (
+            list(range(len(self)))
+            if sample_ids is None
+            else self.positions(list(sample_ids))
+        )
+        bad = find_bad_samples(self, positions, num_workers)
+        if bad and raise_error:
+            raise ValueError(describe_bad_samples(bad, len(set(positions)), self))
+        return bad

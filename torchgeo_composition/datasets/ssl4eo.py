@@ -6,16 +6,19 @@ import os
 import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Literal
+from typing import ClassVar, Literal
 
 import numpy as np
 import pandas as pd
+import rasterio
 import torch
+from rasterio.errors import RasterioError
 from torch import Tensor
-from torchgeo.datasets import SSL4EOS12
+from torchgeo.datasets import SSL4EOS12, DatasetNotFoundError
 
 from ..bands import band_indices
 from .indexing import (
+    GDAL_OPTIONS,
     INDEX_FILENAME,
     cached_index,
     check_lonlat,
@@ -27,6 +30,29 @@ from .pool import INDEX_COLUMNS, PoolDataset
 __all__ = ["SSL4EOS12Pool"]
 
 _LOCATION = re.compile(r"^\d{7}$")
+
+#: Pixels per side of every band after reading (TorchGeo's ``SSL4EOS12.size``).
+_SIZE = 264
+
+
+class _PoolNotFoundError(DatasetNotFoundError):
+    """The SSL4EO-S12 files are not where the pool looks (TorchGeo's error type)."""
+
+    def __init__(self, message: str) -> None:
+        Exception.__init__(self, message)
+
+
+def _not_found(root: Path, split: str) -> str:
+    part = SSL4EOS12.filenames[split]
+    url = SSL4EOS12.url.format(part, "<aa, ab, ...>").rsplit("/", 2)[0]
+    return (
+        f"SSL4EO-S12 split {split!r} not found under root {str(root)!r}: expected "
+        f"'{root / split}/<7-digit location id>/<season>/<band>.tif'. This pool "
+        f"does not download. Get the archive parts '{part}.tar.gz.part*' (from "
+        f"{url}/{part}/) and put them in {str(root)!r}, where they are extracted on "
+        f"first use; or extract them yourself so that '{root / split}' holds the "
+        "location folders; or set root to the folder that holds them"
+    )
 
 
 class SSL4EOS12Pool(PoolDataset):
@@ -43,12 +69,23 @@ class SSL4EOS12Pool(PoolDataset):
     ``<root>/<split>/.tgc_index.parquet`` (rebuilt when location folders or those
     files change). Indexing runs in parallel workers.
 
-    Samples are read by :class:`~torchgeo.datasets.SSL4EOS12` (which picks
-    ``seasons`` random seasons and resamples every band to 264 px); the adapter keeps
-    the selected ``bands`` of each season and adds ``lon``/``lat``. With
-    ``seasons`` > 1, channels are season-major and :attr:`bands` repeats the band
-    names once per season. Sample ids are the 7-digit location ids.
+    Samples are read like :class:`~torchgeo.datasets.SSL4EOS12` reads them
+    (``seasons`` of a location's season folders, every band resampled to 264 px,
+    nearest), but only the selected ``bands`` are read, and the seasons are drawn
+    reproducibly: from numpy's PCG64 seeded with ``(seed, epoch, location id)``,
+    among the location's season folders in sorted order. The same seed gives the
+    same sample in every run, process and data-loader worker, so measurements
+    (e.g. spectral entropy) are reproducible; :meth:`set_epoch` (called every
+    epoch by the datamodules' sampler) draws other seasons in later epochs.
+
+    With ``seasons`` > 1, channels are season-major and :attr:`bands` repeats the
+    band names once per season: choose the bands here, with ``bands``; a
+    datamodule refuses to select channels of such a pool by name (the names are
+    ambiguous). Sample ids are the 7-digit location ids.
     """
+
+    #: Samples change with :meth:`set_epoch` (other seasons every epoch).
+    varies_by_epoch: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -56,6 +93,7 @@ class SSL4EOS12Pool(PoolDataset):
         split: Literal["s1", "s2c", "s2a"] = "s2c",
         seasons: Literal[1, 2, 3, 4] = 1,
         bands: Sequence[str] | None = None,
+        seed: int = 0,
         index_workers: int | None = None,
         transforms: Callable[[dict[str, Tensor]], dict[str, Tensor]] | None = None,
     ) -> None:
@@ -66,33 +104,46 @@ class SSL4EOS12Pool(PoolDataset):
             split: Which product: ``s1``, ``s2c`` (L1C, 13 bands) or ``s2a``
                 (L2A, 12 bands).
             seasons: Number of seasonal patches per sample, 1--4.
-            bands: Bands to keep, in order; ``None`` keeps all bands of ``split``.
+            bands: Bands to keep, in order, in every season; ``None`` keeps all
+                bands of ``split``.
+            seed: Seed of the season draws (with the epoch and the location id).
             index_workers: Threads used to build the index; ``None`` = automatic.
             transforms: A function/transform that takes a sample dict and returns a
                 transformed version.
 
         Raises:
-            DatasetNotFoundError: If the dataset is not found under ``root``.
-            ValueError: If ``split`` is unknown or a band is not in ``split``.
+            DatasetNotFoundError: If the dataset is not found under ``root`` (the
+                message says what to download and where to put it).
+            ValueError: If ``split`` or ``seasons`` is invalid or a band is not in
+                ``split``.
         """
         if split not in SSL4EOS12.metadata:
             raise ValueError(
                 f"split {split!r} is not valid; valid choices are "
                 f"{list(SSL4EOS12.metadata)}"
             )
+        if seasons not in (1, 2, 3, 4):
+            raise ValueError(f"seasons must be 1, 2, 3 or 4, got {seasons!r}")
         self.root = Path(root)
         self.split = split
         self.seasons = seasons
         self.all_bands = tuple(SSL4EOS12.metadata[split]["bands"])
         selected = tuple(bands) if bands is not None else self.all_bands
-        self._band_idx = band_indices(self.all_bands, selected)
+        self._files = [
+            self.all_bands[i] for i in band_indices(self.all_bands, selected)
+        ]
         # channel names: season-major, the selected bands once per season
         self.bands = selected * seasons
+        self.seed = seed
+        self.epoch = 0
         self.index_workers = index_workers
         self.transforms = transforms
-        self._dataset = SSL4EOS12(root, split=split, seasons=seasons)
+        try:  # TorchGeo's check; it extracts downloaded archive parts
+            SSL4EOS12(root, split=split, seasons=seasons)
+        except DatasetNotFoundError:
+            raise _PoolNotFoundError(_not_found(self.root, split)) from None
         self._index = self._load_index()
-        self._locations = [int(i) for i in self._index["sample_id"]]
+        self._locations = self._index["sample_id"].astype(str).tolist()
         self._lon = self._index["lon"].to_numpy(dtype=np.float64)
         self._lat = self._index["lat"].to_numpy(dtype=np.float64)
 
@@ -143,6 +194,38 @@ class SSL4EOS12Pool(PoolDataset):
         """
         return len(self._index)
 
+    def set_epoch(self, epoch: int) -> None:
+        """Draw the seasons of the given epoch from now on.
+
+        Args:
+            epoch: The epoch (0 for measurements).
+        """
+        self.epoch = int(epoch)
+
+    def seasons_of(self, index: int) -> list[str]:
+        """Return the season folders sample ``index`` reads at the current epoch.
+
+        Args:
+            index: Position of the location in :meth:`index`.
+
+        Returns:
+            ``seasons`` season folder names, in channel order.
+
+        Raises:
+            ValueError: If the location holds fewer season folders than ``seasons``.
+        """
+        folder = self.root / self.split / self._locations[index]
+        regex = SSL4EOS12.metadata[self.split]["filename_regex"]
+        names = sorted(n for n in os.listdir(folder) if re.match(regex, n))
+        if len(names) < self.seasons:
+            raise ValueError(
+                f"location {str(folder)!r} of pool {str(self.root)!r} holds "
+                f"{len(names)} season folders, fewer than seasons={self.seasons}"
+            )
+        location = int(self._locations[index])
+        rng = np.random.default_rng([self.seed, self.epoch, location])
+        return [names[i] for i in rng.choice(len(names), self.seasons, replace=False)]
+
     def __getitem__(self, index: int) -> dict[str, Tensor]:
         """Return one sample.
 
@@ -151,13 +234,27 @@ class SSL4EOS12Pool(PoolDataset):
 
         Returns:
             ``image`` (seasons x bands, 264, 264) float32, ``lon``, ``lat``.
+
+        Raises:
+            ValueError: If a band file cannot be read (naming it and the pool).
         """
-        raw = self._dataset[self._locations[index]]
-        image = raw["image"]
-        n = len(self.all_bands)
-        keep = [s * n + b for s in range(image.shape[0] // n) for b in self._band_idx]
+        folder = self.root / self.split / self._locations[index]
+        channels = []
+        with rasterio.Env(**GDAL_OPTIONS):
+            for season in self.seasons_of(index):
+                for band in self._files:
+                    path = folder / season / f"{band}.tif"
+                    try:
+                        with rasterio.open(path) as src:
+                            pixels = src.read(out_shape=(1, _SIZE, _SIZE))
+                    except RasterioError as err:
+                        raise ValueError(
+                            f"could not read chip {str(path)!r} of pool "
+                            f"{str(self.root)!r}: {err}"
+                        ) from err
+                    channels.append(pixels.astype(np.float32))
         sample = {
-            "image": image[keep].float(),
+            "image": torch.from_numpy(np.concatenate(channels)),
             "lon": torch.tensor(self._lon[index], dtype=torch.float32),
             "lat": torch.tensor(self._lat[index], dtype=torch.float32),
         }
