@@ -1,9 +1,10 @@
 """Lightning datamodules serving stratified pretraining sets (and a demo task)."""
 
 from ..sampling import build_manifest, stratified_index
+from .manifest_dataset import ManifestDataset
 from .raster import StratifiedRasterDataModule
 from .sampler import ShardedManifestSampler, shard_sizes
-from .stratified import ContinentStratifiedDataModule, ManifestDataset
+from .stratified import ContinentStratifiedDataModule
 from .synthetic_landcover import SyntheticLandCoverDataModule
 from .transforms import (
     NORMALIZATIONS,

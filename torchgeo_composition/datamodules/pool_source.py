@@ -6,11 +6,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
-from ..bands import SATMAE_BANDS, band_indices, canonical_band
+from ..bands import SATMAE_BANDS, canonical_band
 from ..datasets import PoolDataset
 from ..geography import RegionLayer
 from ..sampling import UNASSIGNED, read_manifest, stratified_index
-from .stratified import ManifestDataset
+from .channels import select_channels
+from .manifest_dataset import ManifestDataset
 from .transforms import batch_pipeline, build_normalization
 
 __all__ = ["PoolSource"]
@@ -43,25 +44,27 @@ class PoolSource:
             layer: Region layer giving the strata of a whole pool; ``None`` =
                 continents (a manifest brings its own strata).
             bands: Bands to serve, in order; ``None`` = SatMAE's 10 when the pool
-                has them, else all of the pool's bands.
+                has them, else all of the pool's channels (always all for a pool
+                whose channels repeat band names, e.g. several seasons).
             normalization: ``satmae`` (FMoW-Sentinel statistics) or ``none``.
 
         Raises:
-            ValueError: If a band is unknown, or ``normalization`` is invalid or
-                needs statistics the bands do not have.
+            ValueError: If a band is unknown or named twice, selected by name from
+                a pool whose channels repeat band names, or ``normalization`` is
+                invalid or needs statistics the bands do not have.
             FileNotFoundError: If ``manifest_path`` does not exist.
         """
-        if bands is None:
-            available = {canonical_band(b) for b in pool.bands}
+        available = [canonical_band(b) for b in pool.bands]
+        if bands is None and len(set(available)) == len(available):
             satmae = all(b in available for b in SATMAE_BANDS)
-            bands = list(SATMAE_BANDS) if satmae else list(pool.bands)
+            bands = list(SATMAE_BANDS) if satmae else None
         if manifest_path is not None and not Path(manifest_path).is_file():
             raise FileNotFoundError(f"manifest_path {manifest_path!r} does not exist")
         self.pool = pool
         self.manifest_path = manifest_path
         self.layer = layer
-        self.bands = list(bands)
-        self.channels = band_indices(pool.bands, self.bands)
+        names, self.channels = select_channels(pool.bands, bands, pool)
+        self.bands = list(names)
         steps = build_normalization(normalization, self.bands)
         self.aug: Callable[[dict[str, Any]], dict[str, Any]] = batch_pipeline(*steps)
         self.predict_dataset: ManifestDataset | None = None

@@ -56,7 +56,8 @@ class ShardedManifestSampler(DistributedSampler[int]):
     Because it is a :class:`~torch.utils.data.DistributedSampler`, Lightning keeps
     it instead of injecting its own distributed sampler. :meth:`set_epoch` (called
     by Lightning every epoch) reshuffles with ``seed + epoch``, identically on every
-    rank.
+    rank, and passes the epoch on to the dataset when it has a ``set_epoch``
+    (e.g. a pool drawing SSL4EO-S12 seasons per epoch).
     """
 
     def __init__(
@@ -111,6 +112,17 @@ class ShardedManifestSampler(DistributedSampler[int]):
         self._pad = int(bool(n) and self.sizes[rank] == low)
         self.num_samples = self.sizes[rank] + self._pad
         self.total_size = n + self.num_padded
+
+    def set_epoch(self, epoch: int) -> None:
+        """Set the epoch: the shuffle seed and the dataset's own epoch.
+
+        Args:
+            epoch: The epoch about to be read.
+        """
+        super().set_epoch(epoch)
+        hook = getattr(self.dataset, "set_epoch", None)
+        if callable(hook):
+            hook(epoch)
 
     def __iter__(self) -> Iterator[int]:
         """Yield this rank's indices for the current epoch.

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 import kornia.augmentation as K
@@ -10,68 +10,18 @@ import numpy as np
 import pandas as pd
 import torch.distributed as dist
 from torch import Tensor
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader
 from torchgeo.datamodules import NonGeoDataModule
 
-from ..bands import band_indices
 from ..datasets import PoolDataset
 from ..geography import RegionLayer
 from ..sampling import UNASSIGNED, ShortfallPolicy, build_manifest
+from .channels import select_channels
+from .manifest_dataset import ManifestDataset
 from .sampler import ShardedManifestSampler
 from .transforms import Normalization, batch_pipeline, build_normalization
 
 __all__ = ["ContinentStratifiedDataModule", "ManifestDataset"]
-
-
-class ManifestDataset(Dataset[dict[str, Any]]):
-    """The samples of a manifest, read from their pool.
-
-    Each sample is the pool's sample dict (optionally restricted to some channels)
-    plus ``continent``: the stratum the sample was selected for.
-    """
-
-    def __init__(
-        self,
-        pool: PoolDataset,
-        positions: Sequence[int],
-        strata: Sequence[str],
-        channels: Sequence[int] | None = None,
-    ) -> None:
-        """Initialize a new ManifestDataset instance.
-
-        Args:
-            pool: The pool the manifest was drawn from.
-            positions: Pool position of each sample (duplicates allowed).
-            strata: Stratum of each sample.
-            channels: Channels of the pool's images to keep; ``None`` keeps all.
-        """
-        self.pool = pool
-        self.positions = list(positions)
-        self.strata = list(strata)
-        self.channels = None if channels is None else list(channels)
-
-    def __len__(self) -> int:
-        """Return the number of samples.
-
-        Returns:
-            The number of samples.
-        """
-        return len(self.positions)
-
-    def __getitem__(self, index: int) -> dict[str, Any]:
-        """Return one sample.
-
-        Args:
-            index: Position in the manifest subset.
-
-        Returns:
-            ``image``, ``lon``, ``lat`` and ``continent`` (str).
-        """
-        sample: dict[str, Any] = dict(self.pool[self.positions[index]])
-        if self.channels is not None:
-            sample["image"] = sample["image"][self.channels]
-        sample["continent"] = self.strata[index]
-        return sample
 
 
 class ContinentStratifiedDataModule(NonGeoDataModule):
@@ -95,7 +45,15 @@ class ContinentStratifiedDataModule(NonGeoDataModule):
 
     Under DDP, every rank reads a disjoint shard of each split; together the ranks
     read every manifest sample exactly once per epoch, in the same number of
-    batches (:class:`ShardedManifestSampler`).
+    batches (:class:`ShardedManifestSampler`). The sampler passes the epoch to
+    the pool (``set_epoch``), so pools that draw per epoch (SSL4EO-S12 seasons)
+    are reproducible; their loader workers restart every epoch.
+
+    Bad input is refused before training: normalisation statistics that are not
+    finite, a ``std`` that is not > 0, a band named twice, a name-based band
+    selection from a pool whose channels repeat band names (several seasons), and
+    a ``val_fraction`` that leaves no training sample. With ``check_pixels``,
+    ``setup`` reads every selected sample once and names every unusable file.
     """
 
     def __init__(
@@ -117,6 +75,7 @@ class ContinentStratifiedDataModule(NonGeoDataModule):
         crop_size: int | None = 96,
         min_scale: float = 0.2,
         augment: bool = True,
+        check_pixels: bool = False,
     ) -> None:
         """Initialize a new ContinentStratifiedDataModule instance.
 
@@ -134,7 +93,9 @@ class ContinentStratifiedDataModule(NonGeoDataModule):
             val_fraction: Share of each stratum held out for validation, in [0, 1).
             batch_size: Size of each mini-batch (per rank).
             num_workers: Number of workers for parallel data loading.
-            bands: Bands to use, in order; ``None`` uses all of ``pool.bands``.
+            bands: Bands to use, in order, each once; ``None`` uses all of
+                ``pool.bands`` (the only choice for a pool whose channels repeat
+                band names, e.g. several seasons).
             normalization: ``satmae``, ``standard`` or ``none``.
             mean: Per-band mean for normalisation (default FMoW-Sentinel).
             std: Per-band standard deviation for normalisation (default
@@ -143,6 +104,9 @@ class ContinentStratifiedDataModule(NonGeoDataModule):
                 (and disables the crop).
             min_scale: Smallest area share of a random resized crop.
             augment: Apply the random crop and flips to training batches.
+            check_pixels: In ``setup``, read every selected sample once (in
+                parallel threads) and refuse to go on, naming every file that
+                cannot be read, has no valid pixel or has another shape.
 
         Raises:
             ValueError: If an argument is invalid (the message names it, the bad
@@ -163,10 +127,10 @@ class ContinentStratifiedDataModule(NonGeoDataModule):
             raise ValueError(f"min_scale must be in (0, 1], got {min_scale}")
         self.pool = pool
         self.layer = layer
-        self.bands = tuple(bands) if bands is not None else tuple(pool.bands)
-        self.channels = band_indices(pool.bands, self.bands)
+        self.bands, self.channels = select_channels(pool.bands, bands, pool)
         self.manifest: pd.DataFrame | None = None
         self.summary: dict[str, Any] | None = None
+        self._checked = False
         norm = build_normalization(normalization, self.bands, mean, std)
         size = None if crop_size is None else (crop_size, crop_size)
         resize = [] if size is None else [K.Resize(size)]
@@ -229,10 +193,7 @@ class ContinentStratifiedDataModule(NonGeoDataModule):
         strata = part["stratum"].astype(object).where(part["stratum"].notna(), None)
         labels = [UNASSIGNED if s in (None, "nan") else str(s) for s in strata]
         positions = self.pool.positions(part["sample_id"].tolist())
-        channels = None
-        if self.channels != list(range(len(self.pool.bands))):
-            channels = self.channels
-        return ManifestDataset(self.pool, positions, labels, channels)
+        return ManifestDataset(self.pool, positions, labels, self.channels)
 
     def setup(self, stage: str) -> None:
         """Build or reuse the manifest and set up the datasets.
@@ -243,6 +204,21 @@ class ContinentStratifiedDataModule(NonGeoDataModule):
         self._selection()
         assert self.manifest is not None
         train_rows, val_rows = self._split()
+        if stage == "fit" and not len(train_rows):
+            hp = self.hparams
+            raise ValueError(
+                f"val_fraction={hp['val_fraction']} leaves no training sample: "
+                f"every one of the {len(self.manifest)} samples goes to validation "
+                "(each stratum's share is rounded); lower val_fraction or raise "
+                "num_samples"
+            )
+        if self.hparams["check_pixels"] and not self._checked:
+            rows = np.arange(len(self.manifest))
+            if stage in ("fit", "validate"):
+                rows = np.concatenate([train_rows, val_rows])
+            ids = self.manifest["sample_id"].iloc[rows].tolist()
+            self.pool.check_pixels(ids, num_workers=self.num_workers or None)
+            self._checked = True
         if stage in ("fit", "validate"):
             self.train_dataset = self._subset(train_rows)
             self.val_dataset = self._subset(val_rows) if len(val_rows) else None
@@ -291,7 +267,9 @@ class ContinentStratifiedDataModule(NonGeoDataModule):
             num_workers=self.num_workers,
             collate_fn=self.collate_fn,
             drop_last=False,
-            persistent_workers=self.num_workers > 0,
+            # a pool that changes by epoch needs fresh workers to see the epoch
+            persistent_workers=self.num_workers > 0
+            and not getattr(self.pool, "varies_by_epoch", False),
         )
 
     def val_dataloader(self) -> DataLoader[dict[str, Tensor]]:

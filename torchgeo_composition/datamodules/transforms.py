@@ -8,6 +8,7 @@ kornia does not know, such as ``lon``, ``lat`` and ``continent``, pass through).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from typing import Any, Literal, get_args
 
@@ -96,6 +97,26 @@ class SatMAENormalize(K.IntensityAugmentationBase2D):
         return ((input - low) / scale).clamp(0.0, 1.0)
 
 
+def _statistic(name: str, value: Sequence[float], bands: Sequence[str]) -> list[float]:
+    """Validate a user-given mean or std: finite, one per band, std > 0."""
+    values = [float(v) for v in value]
+    if bands and len(values) != len(bands):
+        raise ValueError(
+            f"{name} has {len(values)} values but bands has {len(bands)}: "
+            f"{list(bands)}; give one {name} per band, in band order"
+        )
+    names = list(bands) if bands else [f"channel {i}" for i in range(len(values))]
+    for band, v in zip(names, values, strict=True):
+        if not math.isfinite(v) or (name == "std" and v <= 0):
+            need = "finite and > 0" if name == "std" else "finite"
+            raise ValueError(
+                f"{name} must be {need} for every band: {band!r} has {name}={v} "
+                f"({name}={values}); a {name} of {v} makes every normalised pixel "
+                "meaningless"
+            )
+    return values
+
+
 def build_normalization(
     kind: str,
     bands: Sequence[str],
@@ -121,8 +142,10 @@ def build_normalization(
         The steps to put in an ``AugmentationSequential`` (empty for ``none``).
 
     Raises:
-        ValueError: If ``kind`` is unknown, statistics are missing for a band, or
-            ``mean`` / ``std`` do not have one value per band.
+        ValueError: If ``kind`` is unknown, statistics are missing for a band,
+            ``mean`` / ``std`` do not have one value per band, or a value is not
+            finite or a ``std`` is not > 0 (the message names the parameter, the
+            band and the value).
     """
     if kind not in NORMALIZATIONS:
         raise ValueError(
@@ -142,13 +165,13 @@ def build_normalization(
                     f"statistics (they exist for {list(table)})"
                 )
             values[name] = [table[canonical_band(b)] for b in bands]
-        elif bands and len(value) != len(bands):
-            raise ValueError(
-                f"{name} has {len(value)} values but bands has {len(bands)}: "
-                f"{list(bands)}"
-            )
         else:
-            values[name] = [float(v) for v in value]
+            values[name] = _statistic(name, value, bands)
+    if len(values["mean"]) != len(values["std"]):
+        raise ValueError(
+            f"mean has {len(values['mean'])} values but std has "
+            f"{len(values['std'])}; give one of each per band"
+        )
     if kind == "satmae":
         return [SatMAENormalize(values["mean"], values["std"])]
     return [K.Normalize(mean=values["mean"], std=values["std"])]
