@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.data.chips import make_chip_folder
 from tests.data.pools import tiny_pool
 from torchgeo_composition.cli import main
 from torchgeo_composition.commands.compose import build_parser
@@ -260,3 +261,29 @@ def test_lock_held_too_long_is_one_error_line(
     err = capsys.readouterr().err.strip().splitlines()[-1]
     assert f"is locked by pid {os.getpid()}" in err and "manifest" in err
     assert not manifest.exists()
+
+
+def test_check_pixels_names_bad_files_before_writing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = make_chip_folder(tmp_path / "chips", ["europe"], per_continent=3, size=16)
+    broken = root / "europe" / "europe_001.tif"
+    with broken.open("r+b") as f:
+        f.truncate(broken.stat().st_size // 2)
+    manifest = tmp_path / "out" / "m.parquet"
+    args = [
+        "compose",
+        "--pool=ChipFolder",
+        f"--pool.root={root}",
+        "--composition=europe",
+        "--num_samples=3",
+        f"--manifest_path={manifest}",
+    ]
+    assert main([*args, "--check_pixels=true"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error:")
+    assert "check_pixels: 1 of 3 samples" in err[0]
+    assert str(broken) in err[0] and "could not read it" in err[0]
+    assert not manifest.exists()  # refused before anything was written
+    assert main(args) == 0  # without the check the set is composed
+    assert manifest.exists()

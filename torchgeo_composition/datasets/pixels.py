@@ -230,7 +230,7 @@ def describe_bad_samples(bad: Sequence[BadSample], checked: int, pool: object) -
     Returns:
         The message.
     """
-    listed = "; ".join(f"{b.path!r}: {b.reason}" for b in bad[:_SHOWN])
+    listed = "; ".join(f"{b.path!r}: {b.reason.rstrip('.')}" for b in bad[:_SHOWN])
     more = f"; and {len(bad) - _SHOWN} more" if len(bad) > _SHOWN else ""
     root = getattr(pool, "root", None)
     name = type(pool).__name__ + (f" {str(root)!r}" if root is not None else "")
