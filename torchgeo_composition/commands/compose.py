@@ -8,7 +8,9 @@ prints a table of counts per stratum::
         --composition europe --num_samples 700000 --manifest_path europe.parquet
 
 The work is :func:`torchgeo_composition.sampling.compose`; this module parses the
-arguments, calls it and prints what it wrote.
+arguments, calls it and prints what it wrote. Two runs on one manifest path take
+turns through its lock (``--lock_timeout`` bounds the wait); ``--check_pixels true``
+reads every selected chip once and refuses bad files before anything is written.
 """
 
 from __future__ import annotations
