@@ -179,7 +179,7 @@ class MajorTOMPool(MetadataPool):
         )
         cells = self._filter(cells, max_cloud_cover, max_nodata, source)
         cells = self._resolve(cells, on_missing, source)
-        self._cell_source = cells["_source"].tolist()
+        self._cell_source = cells["_source"].to_numpy(dtype=np.int64)
         self._cell_row = cells["parquet_row"].to_numpy(dtype=np.int64)
         cells = cells.drop(columns=["_source"])
         if chip_size is None:
@@ -202,8 +202,8 @@ class MajorTOMPool(MetadataPool):
         present = table_columns(self.metadata_path)
         extra = [c for c in _EXTRA if c in present]
         table = read_table(self.metadata_path, [*_REQUIRED, *extra], "metadata")
-        urls = table["parquet_url"].astype(str)
-        names = urls.map({u: _file_name(u) for u in pd.unique(urls)})
+        codes, urls = pd.factorize(table["parquet_url"].astype(str))
+        names = np.asarray([_file_name(u) for u in urls], dtype=object)[codes]
         frame = pd.DataFrame(
             {
                 "sample_id": table["grid_cell"].astype(str)
@@ -216,7 +216,7 @@ class MajorTOMPool(MetadataPool):
         )
         for column in extra:
             frame[column] = table[column].to_numpy()
-        frame["parquet_url"] = urls.to_numpy()
+        frame["parquet_url"] = np.asarray(urls, dtype=object)[codes]
         frame["parquet_row"] = table["parquet_row"].to_numpy(dtype=np.int64)
         return frame
 
@@ -261,17 +261,19 @@ class MajorTOMPool(MetadataPool):
                     if file.endswith(".parquet") and not file.startswith("."):
                         if full.resolve() != metadata:
                             local.setdefault(file, []).append(str(full))
-        sources: dict[str, str] = {}
-        missing: list[str] = []
-        for url in pd.unique(cells["parquet_url"]):
+        codes, urls = pd.factorize(cells["parquet_url"].astype(str))
+        sources: list[str] = []
+        missing: list[int] = []
+        for code, url in enumerate(urls):
             found = _pick_local(str(url), local)
             if found is None:
-                missing.append(str(url))
-            sources[str(url)] = found or str(url)
-        cells = cells.assign(_source=cells["parquet_url"].map(sources))
+                missing.append(code)
+            sources.append(found or str(url))
+        self._sources = sources
+        cells = cells.assign(_source=codes)
         if missing and not self.remote and on_missing != "ignore":
-            rows = cells["parquet_url"].isin(missing)
-            shown = ", ".join(repr(_file_name(u)) for u in missing[:5])
+            rows = np.isin(codes, missing)
+            shown = ", ".join(repr(_file_name(urls[c])) for c in missing[:5])
             what = (
                 f"{len(missing)} part file(s) named by {int(rows.sum())} row(s) of "
                 f"{source!r} have no local copy under root {str(self.root)!r}: "
@@ -304,7 +306,7 @@ class MajorTOMPool(MetadataPool):
 
     def _row_group(self, cell: int) -> pa.Table:
         """Return the band columns of a cell's row group (the last one is kept)."""
-        source = self._cell_source[cell]
+        source = self._sources[self._cell_source[cell]]
         row = int(self._cell_row[cell])
         key = (source, row)
         if self._last is not None and self._last[0] == key:
@@ -358,7 +360,7 @@ class MajorTOMPool(MetadataPool):
                 self.chip_size / self.cell_size,
             )
             side = self.chip_size
-        source = self._cell_source[cell]
+        source = self._sources[self._cell_source[cell]]
         row = int(self._cell_row[cell])
         out = np.empty((len(self._columns), side, side), dtype=np.float32)
         for i, column in enumerate(self._columns):

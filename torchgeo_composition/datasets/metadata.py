@@ -189,11 +189,8 @@ class MetadataPool(PoolDataset):
             )
         check_centres(index, source)
         self._index = index.reset_index(drop=True)
-        lon = torch.from_numpy(index["lon"].to_numpy(dtype=np.float32))
-        lat = torch.from_numpy(index["lat"].to_numpy(dtype=np.float32))
-        # one 0-d tensor per sample, made once (cheaper than slicing per read)
-        self._lon_t = list(lon.unbind())
-        self._lat_t = list(lat.unbind())
+        self._centre_lon = index["lon"].to_numpy(dtype=np.float32)
+        self._centre_lat = index["lat"].to_numpy(dtype=np.float32)
 
     def _describe(self) -> str:
         """Return the pool's options for messages."""
@@ -243,8 +240,8 @@ class MetadataPool(PoolDataset):
             image = np.where(np.isfinite(image), image, np.float32(self.fill_value))
         sample = {
             "image": torch.from_numpy(np.ascontiguousarray(image)),
-            "lon": self._lon_t[index],
-            "lat": self._lat_t[index],
+            "lon": torch.scalar_tensor(float(self._centre_lon[index])),
+            "lat": torch.scalar_tensor(float(self._centre_lat[index])),
         }
         if self.transforms is not None:
             sample = self.transforms(sample)

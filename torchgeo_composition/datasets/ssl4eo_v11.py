@@ -10,7 +10,6 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
-import zarr
 from torch import Tensor
 
 from ..bands import band_indices
@@ -29,6 +28,7 @@ from .metatables import (
 )
 from .zarrzip import (
     band_positions,
+    dimensions,
     open_zarr_zip,
     read_image,
     require_variables,
@@ -162,7 +162,6 @@ class SSL4EOS12V11Pool(MetadataPool):
         self._locations = self._index["location"].astype(str).tolist()
         self._paths = [str(self.root / p) for p in self._index["path"]]
         self._stores = HandleCache()
-        self._layout: dict[str, tuple[dict[str, int], list[int], dict[int, int]]] = {}
 
     def _build(self) -> pd.DataFrame:
         """Build the index of every (location, timestamp) from the metadata."""
@@ -258,25 +257,6 @@ class SSL4EOS12V11Pool(MetadataPool):
         rng = np.random.default_rng([self.seed, self.epoch, location])
         return int(self._choices[start + int(rng.integers(count))])
 
-    def _file_layout(
-        self, path: str, group: zarr.Group
-    ) -> tuple[dict[str, int], list[int], dict[int, int]]:
-        """Sample positions, band positions and time positions of one zip."""
-        layout = self._layout.get(path)
-        if layout is None:
-            require_variables(group, ["bands", "sample"], path)
-            samples = [str(s) for s in np.asarray(variable(group, "sample", path)[...])]
-            positions = {s: i for i, s in enumerate(samples)}
-            bands = band_positions(group, self.bands, self.all_bands, path)
-            times: dict[int, int] = {}
-            if "time" in group.array_keys():
-                values = np.asarray(variable(group, "time", path)[...])
-                if values.dtype.kind in "iu":
-                    times = {int(t): i for i, t in enumerate(values)}
-            layout = (positions, bands, times)
-            self._layout[path] = layout
-        return layout
-
     def read(self, index: int) -> np.ndarray:
         """Return the pixels of one sample.
 
@@ -291,20 +271,45 @@ class SSL4EOS12V11Pool(MetadataPool):
                 the timestamp (the message names the file).
         """
         path = self._paths[index]
-        group = self._stores.get(path, lambda: open_zarr_zip(path))
-        positions, bands, times = self._file_layout(path, group)
+        store = self._stores.get(
+            path, lambda: _OpenZip(path, self.bands, self.all_bands)
+        )
         location = self._locations[index]
-        if location not in positions:
+        position = store.positions.get(location)
+        if position is None:
             raise ValueError(
                 f"Zarr zip {path!r} does not hold sample {location!r}, which the "
                 f"metadata table {str(self.metadata_path)!r} places in it"
             )
         time_id = self.timestamp(index)
-        select = {"sample": positions[location], "time": times.get(time_id, time_id)}
-        return read_image(variable(group, "bands", path), select, bands, path)
+        select = {"sample": position, "time": store.times.get(time_id, time_id)}
+        return read_image(store.bands, select, store.band_index, path, store.dims)
 
     def _describe(self) -> str:
         return (
             f"split={self.split!r}, modality={self.modality!r}, "
             f"timestamps={self.timestamps!r}"
         )
+
+
+class _OpenZip:
+    """One open zip of SSL4EO-S12 v1.1 and where its samples, bands and times are."""
+
+    def __init__(
+        self, path: str, bands: Sequence[str], all_bands: Sequence[str]
+    ) -> None:
+        self.group = open_zarr_zip(path)
+        require_variables(self.group, ["bands", "sample"], path)
+        self.bands = variable(self.group, "bands", path)
+        self.dims = dimensions(self.bands, path)
+        samples = np.asarray(variable(self.group, "sample", path)[...])
+        self.positions = {str(s): i for i, s in enumerate(samples)}
+        self.band_index = band_positions(self.group, bands, all_bands, path)
+        self.times: dict[int, int] = {}
+        if "time" in self.group.array_keys():
+            values = np.asarray(variable(self.group, "time", path)[...])
+            if values.dtype.kind in "iu":
+                self.times = {int(t): i for i, t in enumerate(values)}
+
+    def close(self) -> None:
+        self.group.store.close()

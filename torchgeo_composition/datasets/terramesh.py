@@ -112,6 +112,7 @@ class TerraMeshPool(MetadataPool):
     shard on the first read of one of its samples when the shard column is
     known; otherwise all shards of the modality are listed on the first read and
     the listing is cached in ``<root>/<split>/<modality>/.tgc_members.parquet``.
+    The band names are checked on the first sample read from each shard.
     """
 
     def __init__(
@@ -181,11 +182,15 @@ class TerraMeshPool(MetadataPool):
         columns = table_columns(self.metadata_path)
         if not columns:
             read_table(self.metadata_path, None, "metadata")  # raises clearly
-        self._key = _pick(columns, key_column, _KEYS)
-        self._shard = _pick(columns, shard_column, _SHARDS)
-        self._lon = _pick(columns, lon_column, _LONS)
-        self._lat = _pick(columns, lat_column, _LATS)
-        if self._key is None or self._lon is None or self._lat is None:
+        self._key_column = _pick(columns, key_column, _KEYS)
+        self._shard_column = _pick(columns, shard_column, _SHARDS)
+        self._lon_column = _pick(columns, lon_column, _LONS)
+        self._lat_column = _pick(columns, lat_column, _LATS)
+        if (
+            self._key_column is None
+            or self._lon_column is None
+            or self._lat_column is None
+        ):
             raise ValueError(
                 f"metadata table {source!r} has no recognised key or centre columns "
                 f"(columns: {columns}); name them with key_column, lon_column and "
@@ -196,50 +201,64 @@ class TerraMeshPool(MetadataPool):
                 f"modality folder {str(self.folder)!r} does not exist; download the "
                 f"{modality} shards of the {split} split into it"
             )
-        options = (
-            f"{split}|{modality}|{self._key}|{self._shard}|{self._lon}|{self._lat}"
+        columns_used = (
+            self._key_column,
+            self._shard_column,
+            self._lon_column,
+            self._lat_column,
         )
+        options = f"{split}|{modality}|{columns_used}"
         index = cached_metadata_index(
             self.root, "terramesh", [self.metadata_path], options, self._build
         )
-        if self._shard is not None:
+        if self._shard_column is not None:
             index = drop_missing_files(index, self.root, on_missing, source)
         self._set_index(index, source)
         self._keys = self._index["sample_id"].astype(str).tolist()
         self._shard_paths = (
             [str(self.root / p) for p in self._index["path"]]
-            if self._shard is not None
+            if self._shard_column is not None
             else None
         )
         self._files = HandleCache()
         self._members: dict[str, dict[str, tuple[int, int]]] = {}
         self._all_members: dict[str, tuple[str, int, int]] | None = None
+        self._bands: dict[str, list[int]] = {}
 
     def _build(self) -> pd.DataFrame:
         """Build the index from the metadata table."""
-        assert self._key is not None and self._lon is not None and self._lat is not None
+        assert (
+            self._key_column is not None
+            and self._lon_column is not None
+            and self._lat_column is not None
+        )
         table = read_table(self.metadata_path, None, "metadata")
         folder = f"{self.split}/{self.modality}"
-        if self._shard is not None:
-            shard = table[self._shard].astype(str)
+        if self._shard_column is not None:
+            shard = table[self._shard_column].astype(str)
             shard = shard.where(shard.str.endswith(".tar"), shard + ".tar")
             path = folder + "/" + shard
         else:
             path = pd.Series([folder] * len(table))
         frame = pd.DataFrame(
             {
-                "sample_id": table[self._key].astype(str),
+                "sample_id": table[self._key_column].astype(str),
                 "path": path.to_numpy(),
-                "lon": pd.to_numeric(table[self._lon], errors="coerce").to_numpy(
+                "lon": pd.to_numeric(table[self._lon_column], errors="coerce").to_numpy(
                     np.float64
                 ),
-                "lat": pd.to_numeric(table[self._lat], errors="coerce").to_numpy(
+                "lat": pd.to_numeric(table[self._lat_column], errors="coerce").to_numpy(
                     np.float64
                 ),
             }
         )
         for column in table.columns:
-            if column not in (self._key, self._lon, self._lat, "geometry"):
+            if column not in (
+                self._key_column,
+                self._lon_column,
+                self._lat_column,
+                "geometry",
+            ):
                 frame[column] = table[column].to_numpy()
         return frame
 
@@ -317,7 +336,11 @@ class TerraMeshPool(MetadataPool):
                 f"member {source!r} is truncated ({len(data)} of {size} bytes)"
             )
         group = open_zarr_zip_bytes(data, source)
-        positions = band_positions(group, self.bands, self.all_bands, source)
+        # the samples of a shard share their bands: look them up once per shard
+        positions = self._bands.get(shard)
+        if positions is None:
+            positions = band_positions(group, self.bands, self.all_bands, source)
+            self._bands[shard] = positions
         return read_image(
             variable(group, "bands", source), {"time": 0}, positions, source
         )

@@ -152,8 +152,11 @@ def variable(group: zarr.Group, name: str, source: str) -> zarr.Array[Any]:
     Raises:
         ValueError: If the group has no array of that name.
     """
-    require_variables(group, [name], source)
-    array = group[name]
+    try:
+        array = group[name]
+    except KeyError:
+        require_variables(group, [name], source)  # names what the store holds
+        raise
     if not isinstance(array, zarr.Array):
         raise ValueError(f"{name!r} of Zarr zip {source!r} is not an array")
     return array
@@ -204,6 +207,7 @@ def read_image(
     select: Mapping[str, int],
     bands: Sequence[int],
     source: str,
+    dims: Sequence[str] | None = None,
 ) -> np.ndarray:
     """Read one (band, y, x) image out of an array of any dimension order.
 
@@ -213,6 +217,8 @@ def read_image(
             "time": 1}``); a dimension of length 1 not named here is taken at 0.
         bands: Positions along ``band`` to keep, in order.
         source: The store's file, for messages.
+        dims: The array's dimension names, if already known (see
+            :func:`dimensions`).
 
     Returns:
         Array of shape (len(bands), y, x) in the array's data type.
@@ -221,7 +227,7 @@ def read_image(
         ValueError: If a dimension is missing, a position is out of range, or a
             dimension longer than 1 is not selected.
     """
-    dims = dimensions(array, source)
+    dims = list(dims) if dims is not None else dimensions(array, source)
     for needed in ("band", "y", "x"):
         if needed not in dims:
             raise ValueError(
