@@ -15,9 +15,10 @@ import os
 from collections import Counter
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from typing import TYPE_CHECKING, NamedTuple
+from typing import NamedTuple, Protocol
 
 import numpy as np
+import pandas as pd
 import rasterio
 import rasterio.env
 import torch
@@ -26,9 +27,6 @@ from rasterio.errors import RasterioError
 from tqdm.auto import tqdm
 
 from .indexing import GDAL_OPTIONS
-
-if TYPE_CHECKING:
-    from .pool import PoolDataset
 
 __all__ = [
     "BadSample",
@@ -43,6 +41,14 @@ __all__ = [
 _SHOWN = 10
 
 _EMPTY = "no valid pixel (every pixel is NaN, infinite or nodata)"
+
+
+class _Pool(Protocol):
+    """What :func:`find_bad_samples` needs of a pool."""
+
+    def index(self) -> pd.DataFrame: ...
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor]: ...
 
 
 class EmptyChipError(ValueError):
@@ -155,7 +161,7 @@ class BadSample(NamedTuple):
     reason: str
 
 
-def _check(pool: PoolDataset, position: int) -> tuple[tuple[int, ...] | None, str]:
+def _check(pool: _Pool, position: int) -> tuple[tuple[int, ...] | None, str]:
     """Read one sample; return its image shape (None on failure) and a problem."""
     try:
         image = pool[position]["image"]
@@ -173,7 +179,7 @@ def _check(pool: PoolDataset, position: int) -> tuple[tuple[int, ...] | None, st
 
 
 def find_bad_samples(
-    pool: PoolDataset,
+    pool: _Pool,
     positions: Sequence[int],
     num_workers: int | None = None,
 ) -> list[BadSample]:
