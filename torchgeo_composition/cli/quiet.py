@@ -19,6 +19,15 @@ class _NoAdverts(logging.Filter):
 
 
 _FILTER = _NoAdverts()
+#: The loggers that print the tips (a logger's filter sees only its own records,
+#: a handler's those of its children too).
+_LOGGERS = (
+    "lightning.pytorch",
+    "lightning.fabric",
+    "pytorch_lightning",
+    "lightning.pytorch.utilities.rank_zero",
+    "lightning.fabric.utilities.rank_zero",
+)
 
 
 def quiet_lightning() -> None:
@@ -31,7 +40,7 @@ def quiet_lightning() -> None:
     * "Checkpoint directory ... exists and is not empty": the command line
       refuses to start a fresh run over an earlier run's ``last.ckpt`` instead.
     """
-    for name in ("lightning.pytorch", "lightning.fabric", "pytorch_lightning"):
+    for name in _LOGGERS:
         logger = logging.getLogger(name)
         if _FILTER not in logger.filters:
             logger.addFilter(_FILTER)

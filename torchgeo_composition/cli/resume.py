@@ -66,18 +66,21 @@ def _logger_version(logger: Logger) -> int | str | None:
 class ResumeState(Callback):
     """Store the random state and the logger's version in every checkpoint.
 
-    The random state is taken when the checkpoint is written. On resume it is
-    restored where the uninterrupted run would have been: before the data loader
-    is iterated again when the checkpoint ended an epoch, after it otherwise
-    (loaders draw a seed when an iteration starts).
+    The random state is taken when the checkpoint is written (after a training
+    batch) and restored when the resumed run starts training, after Lightning
+    prepared its data loaders: the next draws are those of the uninterrupted
+    run (a loader draws a seed when an epoch starts, in both runs). Validation
+    during ``fit`` gives training back the state it found, so a run continues
+    identically whether or not it validated in between.
     """
 
     def __init__(self) -> None:
         """Initialise the callback (it has no arguments)."""
         self._pending: dict[str, Any] | None = None
+        self._after_batch: dict[str, Any] | None = None
 
     def state_dict(self) -> dict[str, Any]:
-        """Return the random state and where the run stands.
+        """Return the random state and the logger's version.
 
         Returns:
             Plain data stored in the checkpoint.
@@ -87,26 +90,18 @@ class ResumeState(Callback):
         if trainer is not None:
             loggers = trainer.loggers
             state["logger_version"] = _logger_version(loggers[0]) if loggers else None
-            done = trainer.fit_loop.epoch_loop.batch_progress.current.completed
-            # ``completed`` is counted after the batch-end hooks that save
-            state["epoch_end"] = done + 1 >= trainer.num_training_batches or (
-                done >= trainer.num_training_batches
-            )
         return state
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        """Restore the random state now (end of an epoch) or at the start of training.
+        """Keep the random state for the start of training.
 
         Args:
             state_dict: What :meth:`state_dict` returned.
         """
         rng = state_dict.get("rng")
-        if rng is None:
-            return
-        if state_dict.get("epoch_end", True):
-            _restore(rng)
-        else:
-            self._pending = rng
+        self._pending = rng
+        # a validation that the resumed run repeats gives this state back too
+        self._after_batch = rng
 
     def setup(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
         """Remember the trainer (for :meth:`state_dict`).
@@ -117,6 +112,40 @@ class ResumeState(Callback):
             stage: ``fit``, ``validate``, ``test`` or ``predict``.
         """
         self._trainer = trainer
+
+    def on_train_batch_end(
+        self,
+        trainer: Trainer,
+        pl_module: LightningModule,
+        outputs: Any,
+        batch: Any,
+        batch_idx: int,
+    ) -> None:
+        """Remember the random state after a training batch (see :meth:`on_validation_end`).
+
+        Args:
+            trainer: The trainer.
+            pl_module: The model.
+            outputs: What ``training_step`` returned.
+            batch: The batch.
+            batch_idx: Its index in the epoch.
+        """
+        self._after_batch = _capture()
+
+    def on_validation_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        """Give training back the random state it had before validation.
+
+        So a run continues identically whether or not it validated in between,
+        e.g. a run resumed from a checkpoint written before an epoch's validation.
+
+        Args:
+            trainer: The trainer.
+            pl_module: The model.
+        """
+        if trainer.training or trainer.sanity_checking or self._after_batch is None:
+            return
+        if trainer.state.fn == "fit":
+            _restore(self._after_batch)
 
     def on_save_checkpoint(
         self, trainer: Trainer, pl_module: LightningModule, checkpoint: dict[str, Any]
@@ -132,7 +161,7 @@ class ResumeState(Callback):
             logger.save()
 
     def on_train_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
-        """Restore a random state taken in the middle of an epoch.
+        """Restore the random state of the checkpoint a run resumes from.
 
         Args:
             trainer: The trainer.
