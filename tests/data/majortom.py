@@ -136,7 +136,7 @@ def make_majortom(
                     "product_id": product,
                     "timestamp": pd.Timestamp(f"2021-06-0{i % 9 + 1}T10:00:00"),
                     "cloud_cover": float(rng.uniform(0, 40)),
-                    "nodata": float(rng.uniform(0, 0.2)),
+                    "nodata": 0.0 if i % 2 == 0 else float(rng.uniform(0, 0.2)),
                     "centre_lat": lat,
                     "centre_lon": lon,
                     "crs": f"EPSG:{utm_epsg(lon, lat)}",
