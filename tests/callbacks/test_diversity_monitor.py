@@ -100,3 +100,29 @@ def test_gpu_run_logs_the_cpu_values(tmp_path: Path) -> None:
     values = spectral_entropy(dm.images, bins=16).double()
     mean = float(trainer.callback_metrics["train_spectral_entropy/epoch_mean"])
     assert mean == pytest.approx(float(values.mean()), rel=1e-6)
+
+
+def test_logs_its_settings_and_the_recipe(tmp_path: Path) -> None:
+    from lightning.pytorch.loggers import CSVLogger
+
+    dm = DictDataModule(n=6, batch_size=3)
+    monitor = DiversityMonitor(measures=[SpectralEntropy(bins=16)], every_n_steps=2)
+    trainer = Trainer(
+        accelerator="cpu",
+        max_epochs=1,
+        logger=CSVLogger(tmp_path),
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        callbacks=[monitor],
+        default_root_dir=tmp_path,
+    )
+    trainer.fit(TinyEntropyTask(in_channels=3), dm)
+    (hparams,) = tmp_path.glob("**/hparams.yaml")
+    logged = yaml.safe_load(hparams.read_text())["diversity_monitor"]
+    assert logged["measures"] == {
+        "spectral_entropy": {"bins": 16, "value_range": [0.0, 1.0]}
+    }
+    assert logged["every_n_steps"] == 2
+    assert logged["recipe"] == {"composition": "custom", "num_samples": 6}
+    assert monitor.state_dict()["recipe"] == logged["recipe"]

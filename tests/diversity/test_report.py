@@ -109,3 +109,102 @@ def test_band_resolved_headline_and_errors(tmp_path: Path) -> None:
         diversity_report(Source(), tmp_path, measures=[Brightness(), Brightness()])
     with pytest.raises(ValueError, match="num_samples"):
         diversity_report(Source(), tmp_path, num_samples=10)
+
+
+class EmptySource:
+    """A source over a pool with all-NaN, all-filled and half-filled chips."""
+
+    def __init__(self, summary: dict[str, Any] | None = None) -> None:
+        from tests.data.empty_chips import EmptyChipsPool
+
+        self.pool = EmptyChipsPool(
+            num_chips=9, nan_chips=[1], filled_chips=[4, 7], half_filled=[2]
+        )
+        self.bands = self.pool.bands
+        self.predict_dataset: Any = None
+        self.setups = 0
+        if summary is not None:
+            self.summary = summary
+
+    def setup(self, stage: str) -> None:
+        self.setups += 1
+        self.predict_dataset = self.pool
+
+    def aug(self, batch: dict[str, Tensor]) -> dict[str, Tensor]:
+        return {**batch, "image": batch["image"] / 4000}
+
+
+def test_samples_without_valid_pixels_are_empty(tmp_path: Path) -> None:
+    source = EmptySource(summary={"composition": {"name": "asia"}, "seed": 3})
+    report, _ = diversity_report(source, tmp_path, nodata=0.0, progress=False)
+    stats = report["spectral_entropy"]
+    assert (stats["n"], stats["empty"]) == (6, 3)
+    assert stats["min"] > 0  # no constant, filled chip measured as entropy 0
+    assert report["empty_samples"] == {
+        "count": 3,
+        "sample_ids": ["chip_1", "chip_4", "chip_7"],
+        "nodata": 0.0,
+    }
+    table = pd.read_csv(tmp_path / "per_sample.csv")
+    assert table["sample_id"].tolist() == [f"chip_{i}" for i in range(9)]
+    assert table.loc[table["empty"], "sample_id"].tolist() == [
+        "chip_1",
+        "chip_4",
+        "chip_7",
+    ]
+    assert table.loc[table["empty"], "spectral_entropy"].isna().all()
+    # a half-filled chip is measured on its valid (right) half only
+    half = source.pool.images[2:3, :, :, 4:] / 4000
+    assert table["spectral_entropy"][2] == pytest.approx(
+        float(spectral_entropy(half)), rel=1e-6
+    )
+    markdown = (tmp_path / "diversity.md").read_text()
+    assert "Empty samples (no valid pixel: NaN or nodata=0.0): 3" in markdown
+    assert "chip_1, chip_4, chip_7" in markdown
+    assert "Measures: spectral_entropy(bins=32, value_range=[0.0, 1.0])" in markdown
+    assert "Recipe: composition=asia, seed=3" in markdown
+    assert report["settings"]["recipe"] == {"composition": "asia", "seed": 3}
+
+
+def test_without_nodata_only_nan_chips_are_empty(tmp_path: Path) -> None:
+    report, _ = diversity_report(EmptySource(), tmp_path, progress=False)
+    assert report["empty_samples"]["count"] == 1
+    assert report["empty_samples"]["sample_ids"] == ["chip_1"]
+    table = pd.read_csv(tmp_path / "per_sample.csv")
+    assert table["spectral_entropy"][[4, 7]].tolist() == [0.0, 0.0]
+    assert (
+        "Empty samples (no valid pixel: all NaN): 1"
+        in (tmp_path / "diversity.md").read_text()
+    )
+
+
+class NanBrightness(Brightness):
+    """Brightness over the valid pixels (missing pixels are NaN)."""
+
+    def per_sample(self, images: Tensor) -> Tensor:
+        return images.double().nanmean(dim=(1, 2, 3))
+
+
+def test_every_measure_leaves_empty_samples_out(tmp_path: Path) -> None:
+    source = EmptySource()
+    report, _ = diversity_report(
+        source, tmp_path, measures=[NanBrightness()], nodata=0.0, progress=False
+    )
+    assert (report["brightness"]["n"], report["brightness"]["empty"]) == (6, 3)
+    right_half = source.pool.images[2, :, :, 4:] / 4000
+    table = pd.read_csv(tmp_path / "per_sample.csv")
+    assert table["brightness"][2] == pytest.approx(float(right_half.double().mean()))
+
+
+def test_device_and_output_folder_are_checked_first(tmp_path: Path) -> None:
+    source = EmptySource()
+    with pytest.raises(ValueError, match="device='banana'"):
+        diversity_report(source, tmp_path, device="banana")
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="no CUDA device"):
+            diversity_report(source, tmp_path, device="cuda:1")
+    a_file = tmp_path / "a_file"
+    a_file.write_text("")
+    with pytest.raises(NotADirectoryError, match="out_dir"):
+        diversity_report(source, a_file / "report")
+    assert source.setups == 0  # nothing was read

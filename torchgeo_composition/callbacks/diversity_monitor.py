@@ -13,6 +13,7 @@ from lightning.pytorch.loggers import TensorBoardLogger
 from torch import Tensor
 
 from ..diversity.measure import OTHER, DiversityMeasure
+from ..diversity.report import composition_recipe
 from ..diversity.spectral import SpectralEntropy
 from ..geography import CONTINENTS
 
@@ -44,6 +45,11 @@ class DiversityMonitor(Callback):
     are those of the union of the ranks' batches: equal to a single process seeing
     the same samples. Samples whose value is NaN (no valid pixel) are left out and
     counted in ``epoch_empty``.
+
+    The settings of the run (each measure's parameters, the measured key, bands
+    and interval, and the recipe of the datamodule's composed set when it has a
+    manifest ``summary``) are sent to every logger's hyperparameters under
+    ``diversity_monitor`` at setup, and kept in checkpoints (:meth:`state_dict`).
     """
 
     def __init__(
@@ -103,6 +109,20 @@ class DiversityMonitor(Callback):
         self.histogram = histogram
         self._step: list[DiversityMeasure] = []
         self._epoch: list[DiversityMeasure] = []
+        self.recipe: dict[str, Any] | None = None
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        """What is measured and how: logged at setup and kept in checkpoints."""
+        out: dict[str, Any] = {
+            "measures": {m.name: m.settings for m in self.measures},
+            "every_n_steps": self.every_n_steps,
+            "key": self.key,
+            "bands": self.bands,
+        }
+        if self.recipe:
+            out["recipe"] = self.recipe
+        return out
 
     def log_prefix(self, measure: DiversityMeasure) -> str:
         """Return the prefix of the names logged for ``measure``.
@@ -123,15 +143,19 @@ class DiversityMonitor(Callback):
             pl_module: The module.
             stage: The stage.
         """
+        datamodule = getattr(trainer, "datamodule", None)
+        summary = getattr(datamodule, "summary", None)
+        if isinstance(summary, dict):
+            self.recipe = composition_recipe(summary)
         names: list[str] = []
         if self.per_stratum:
             names = self.strata if self.strata is not None else []
             if self.strata is None:
-                datamodule = getattr(trainer, "datamodule", None)
-                summary = getattr(datamodule, "summary", None)
                 counts = summary.get("counts") if isinstance(summary, dict) else None
                 names = sorted(counts) if counts else list(CONTINENTS)
             names = names or [OTHER]
+        for lg in trainer.loggers:
+            lg.log_hyperparams({"diversity_monitor": self.settings})
         tensorboard = any(isinstance(lg, TensorBoardLogger) for lg in trainer.loggers)
         self._step, self._epoch = [], []
         for measure in self.measures:
@@ -250,11 +274,6 @@ class DiversityMonitor(Callback):
         """Return the settings, so that a checkpoint records them.
 
         Returns:
-            The monitor's settings.
+            The monitor's settings (see :attr:`settings`).
         """
-        return {
-            "measures": {m.name: m.settings for m in self.measures},
-            "every_n_steps": self.every_n_steps,
-            "key": self.key,
-            "bands": self.bands,
-        }
+        return self.settings

@@ -14,6 +14,7 @@ commands for a cluster scheduler::
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 
 from jsonargparse import ArgumentError, ArgumentParser
@@ -79,7 +80,9 @@ def main(argv: Sequence[str]) -> int:
 
     Returns:
         0 when the study is complete (or planned), 1 when a step failed, 2 on bad
-        input (one ``error:`` line on stderr), 3 when stopped by ``--max-steps``.
+        input (one ``error:`` line on stderr; also when another run holds the
+        study directory), 3 when stopped by ``--max-steps``, 130 after Ctrl-C.
+        SIGTERM ends the study (and the step it runs) with 143.
     """
     parser = build_parser()
     try:
@@ -95,6 +98,12 @@ def main(argv: Sequence[str]) -> int:
         return fail(PROG, err)
     except INPUT_ERRORS as err:
         return fail(PROG, err)
+    except KeyboardInterrupt:
+        print(
+            "study interrupted; run the same command again to continue",
+            file=sys.stderr,
+        )
+        return 130
     if report.plan is not None:
         json_path, sh_path = report.plan
         print(f"wrote {json_path} and {sh_path}")

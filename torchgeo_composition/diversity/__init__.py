@@ -35,6 +35,7 @@ from .plots import plot_band_entropy, plot_correlation, plot_stratum_distributio
 from .report import (
     QUANTILES,
     PredictSource,
+    composition_recipe,
     diversity_report,
     summarize,
     to_markdown,
@@ -55,6 +56,7 @@ __all__ = [
     "PredictSource",
     "SpectralEntropy",
     "categorical_entropy",
+    "composition_recipe",
     "correlate",
     "correlate_results",
     "correlation_markdown",

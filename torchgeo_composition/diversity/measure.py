@@ -13,7 +13,11 @@ class: a new measure is one subclass with ``@register_measure`` above it::
         label = "mean brightness"
 
         def per_sample(self, images: Tensor) -> Tensor:
-            return images.float().mean(dim=(1, 2, 3))
+            return images.float().nanmean(dim=(1, 2, 3))
+
+Missing pixels (nodata) reach a measure as NaN: use NaN-aware reductions
+(``nanmean``), so that a sample with some valid pixels gets a value; a sample
+without any is *empty* and gets NaN whatever the measure returns.
 """
 
 from __future__ import annotations
@@ -116,7 +120,7 @@ class DiversityMeasure(Metric):
         """Return the value of each sample.
 
         Args:
-            images: Batch (B, C, H, W).
+            images: Batch (B, C, H, W); missing pixels are NaN.
 
         Returns:
             Tensor (B,); NaN for a sample without data.

@@ -11,6 +11,11 @@ report (with the continent and region-layer entropy of the measured samples);
 The first measure is the report's headline: its statistics per stratum and per
 band (``per_stratum``, ``per_band``) and its figures; every measure ``name`` has
 its overall statistics under ``report[name]`` and a per-sample column.
+
+Samples without any valid pixel (all NaN or nodata) are *empty*: they get no
+value, are counted under ``empty`` in every statistic, and the report lists
+them (``empty_samples``: count and first sample ids; ``per_sample.csv`` has a
+``sample_id`` and an ``empty`` column).
 """
 
 from __future__ import annotations
@@ -24,23 +29,25 @@ from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
-import torch
 from torch import Tensor
 from torch.utils.data import Dataset
 
-from ..files import write_text
+from ..files import ensure_writable_dir, write_text
 from ..geography import RegionLayer, continent_of
-from ..tables import markdown_table
 from .entropy import categorical_entropy
+from .markdown import QUANTILES, to_markdown
 from .measure import DiversityMeasure
-from .measurements import EntropyMeasurements, Measurements, measure
+from .measurements import EntropyMeasurements, Measurements, check_device, measure
 from .plots import plot_band_entropy, plot_stratum_distributions
 
 __all__ = [
+    "MAX_LISTED_EMPTY",
     "QUANTILES",
+    "RECIPE_KEYS",
     "EntropyMeasurements",
     "Measurements",
     "PredictSource",
+    "composition_recipe",
     "diversity_report",
     "measure",
     "summarize",
@@ -48,19 +55,8 @@ __all__ = [
     "write_report",
 ]
 
-#: Quantiles of the per-sample values given in reports.
-QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
-
-#: Statistics of a group of samples, in table order.
-STAT_COLUMNS = (
-    "n",
-    "empty",
-    "mean",
-    "std",
-    "min",
-    *[f"q{round(q * 100):02d}" for q in QUANTILES],
-    "max",
-)
+#: Sample ids of empty samples listed in a report (all are in ``per_sample.csv``).
+MAX_LISTED_EMPTY = 20
 
 
 class PredictSource(Protocol):
@@ -134,7 +130,8 @@ def summarize(
 
     Returns:
         JSON-friendly report: ``settings``, ``num_samples``, ``measures`` (name
-        -> label and parameters), one entry of overall statistics per measure
+        -> label and parameters), ``empty_samples`` (``count``, the first
+        ``sample_ids``, ``nodata``), one entry of overall statistics per measure
         name, the headline measure's ``per_stratum`` and ``per_band``,
         ``stratum_counts``, ``continent_counts`` and ``continent_entropy_nats``,
         and ``region`` (when given).
@@ -156,6 +153,12 @@ def summarize(
         "measures": {
             m.name: {"label": m.label, **m.settings} for m in measurements.measures
         },
+    }
+    listed = measurements.empty_ids
+    report["empty_samples"] = {
+        "count": len(listed),
+        "sample_ids": listed[:MAX_LISTED_EMPTY],
+        "nodata": measurements.nodata,
     }
     for m in measurements.measures:
         report[m.name] = _stats(measurements.values[m.name])
@@ -190,54 +193,6 @@ def summarize(
             "entropy_nats": entropy,
         }
     return report
-
-
-def _table(rows: Mapping[str, Mapping[str, Any]], first: str) -> str:
-    frame = pd.DataFrame(
-        [[name, *(stats.get(c) for c in STAT_COLUMNS)] for name, stats in rows.items()],
-        columns=[first, *STAT_COLUMNS],
-    )
-    return markdown_table(frame)
-
-
-def to_markdown(report: Mapping[str, Any]) -> str:
-    """Render a report as Markdown tables.
-
-    Args:
-        report: Output of :func:`summarize`.
-
-    Returns:
-        Markdown text: the headline measure overall and per stratum, its mean per
-        band, the other measures overall, the composition entropies and settings.
-    """
-    head, *others = report["measures"]
-    label = str(report["measures"][head].get("label") or head)
-    lines = [
-        f"# {label[:1].upper()}{label[1:]}",
-        "",
-        _table({"all": report[head], **report["per_stratum"]}, "stratum"),
-        "",
-    ]
-    if report["per_band"]:
-        bands = pd.DataFrame(
-            {
-                "band": list(report["per_band"]),
-                "mean": list(report["per_band"].values()),
-            }
-        )
-        lines += [markdown_table(bands), ""]
-    if others:
-        lines += ["# Other measures", ""]
-        lines += [_table({m: report[m] for m in others}, "measure"), ""]
-    if report.get("continent_entropy_nats") is not None:
-        lines.append(f"Continent entropy: {report['continent_entropy_nats']:.3f} nats")
-    region = report.get("region")
-    if region and region.get("entropy_nats") is not None:
-        lines.append(f"{region['name']} entropy: {region['entropy_nats']:.3f} nats")
-    settings = report.get("settings", {})
-    if settings:
-        lines += ["", "Settings: " + ", ".join(f"{k}={v}" for k, v in settings.items())]
-    return "\n".join(lines) + "\n"
 
 
 def write_report(
@@ -288,6 +243,28 @@ def write_report(
     return paths
 
 
+#: Keys of a manifest summary that identify how the measured set was drawn.
+RECIPE_KEYS = ("composition", "num_samples", "seed", "on_shortfall", "manifest_sha256")
+
+
+def composition_recipe(summary: Mapping[str, Any]) -> dict[str, Any]:
+    """Return the recipe of a composed set: how its manifest was drawn.
+
+    Args:
+        summary: A manifest summary (see
+            :func:`~torchgeo_composition.sampling.write_manifest`).
+
+    Returns:
+        Its :data:`RECIPE_KEYS` that are present; ``composition`` is reduced to
+        its name when it has one.
+    """
+    recipe = {k: summary[k] for k in RECIPE_KEYS if k in summary}
+    composition = recipe.get("composition")
+    if isinstance(composition, Mapping) and composition.get("name"):
+        recipe["composition"] = composition["name"]
+    return recipe
+
+
 def diversity_report(
     data: PredictSource,
     out_dir: str | os.PathLike[str] = "diversity_report",
@@ -300,11 +277,14 @@ def diversity_report(
     device: str = "cpu",
     settings: Mapping[str, Any] | None = None,
     progress: bool | None = None,
+    nodata: float | None = None,
 ) -> tuple[dict[str, Any], dict[str, Path]]:
     """Measure the predict set of a source with every measure and write the report.
 
     The images are measured after the source's evaluation transform (``aug``:
-    its normalisation and resize, as the model sees them).
+    its normalisation and resize, as the model sees them); pixels that are NaN or
+    ``nodata`` before it are missing, and samples without a valid pixel are
+    empty (see :func:`measure`). ``out_dir`` is checked to be writable first.
 
     Args:
         data: A datamodule (or another :class:`PredictSource`).
@@ -320,13 +300,19 @@ def diversity_report(
         device: Device to compute on (``cpu``, ``cuda`` ...).
         settings: Extra parameters to record in the report's ``settings``.
         progress: Show a progress bar; ``None`` shows it on a terminal only.
+        nodata: Pixel value, as the source delivers it, that marks a missing
+            pixel (e.g. the pool's fill value); ``None``: NaN only.
 
     Returns:
         The report (see :func:`summarize`) and the written paths.
 
     Raises:
         ValueError: If the source has no samples or an argument is invalid.
+        PermissionError: If ``out_dir`` cannot be written.
+        NotADirectoryError: If ``out_dir`` is (or lies under) a file.
     """
+    check_device(device)
+    ensure_writable_dir(Path(out_dir) / "diversity.json", "out_dir")
     data.setup("predict")
     dataset = data.predict_dataset
     if dataset is None:
@@ -343,13 +329,21 @@ def diversity_report(
         seed=seed,
         batch_size=batch_size,
         num_workers=num_workers,
-        device=torch.device(device),
+        device=device,
         progress=progress,
         measures=measures,
+        nodata=nodata,
     )
     pool = getattr(data, "pool", None)
     source = type(data).__name__ + (f"({type(pool).__name__})" if pool else "")
-    recorded = {"source": source, "num_samples": num_samples, "seed": seed}
+    recorded: dict[str, Any] = {
+        "source": source,
+        "num_samples": num_samples,
+        "seed": seed,
+    }
+    summary = getattr(data, "summary", None)
+    if isinstance(summary, Mapping):
+        recorded["recipe"] = composition_recipe(summary)
     report = summarize(
         measurements,
         bands=list(data.bands),

@@ -27,7 +27,14 @@ from .config import (
 from .lightning import EXECUTORS, pretrain_config, probe_config
 from .plan import STEP_KINDS, build_steps, step_command, write_plan
 from .records import Step, is_done
-from .runner import STUDY_FILE, StudyReport, claim_study_dir, run_study
+from .runner import (
+    STUDY_FILE,
+    StudyReport,
+    check_output_dir,
+    claim_study_dir,
+    lock_study_dir,
+    run_study,
+)
 from .schema import (
     BASELINE,
     ENCODER_PLACEHOLDER,
@@ -56,6 +63,7 @@ __all__ = [
     "StudyConfig",
     "StudyReport",
     "build_steps",
+    "check_output_dir",
     "claim_study_dir",
     "collect_results",
     "completion_path",
@@ -63,6 +71,7 @@ __all__ = [
     "correlation_table",
     "is_done",
     "load_study",
+    "lock_study_dir",
     "parse_study",
     "plot_composition_maps",
     "pretrain_config",

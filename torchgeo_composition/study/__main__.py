@@ -24,8 +24,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         argv: Arguments (default :data:`sys.argv`).
 
     Returns:
-        0 if the step is done (now or before), 1 if it failed or its inputs are
-        not done, 2 if the folder holds no step.
+        0 if the step is done (now or before), 1 if it failed (also when
+        another run holds the step), or its inputs are not done, 2 if the folder
+        holds no step, 130 after Ctrl-C; SIGTERM ends it (and the Lightning run
+        it supervises) with 143.
     """
     parser = ArgumentParser(
         prog="python -m torchgeo_composition.study",
@@ -45,7 +47,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"error: {args.step_dir!r} holds no readable {STEP_FILE}", file=sys.stderr
         )
         return 2
-    result = run_step(Step.from_dict(data), args.executor)
+    try:
+        result = run_step(Step.from_dict(data), args.executor)
+    except KeyboardInterrupt:
+        print("interrupted; run the same command again to continue", file=sys.stderr)
+        return 130
     print(
         f"{result.step.id}: {result.status}"
         + (f" ({result.error})" if result.error else "")

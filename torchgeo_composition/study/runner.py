@@ -1,16 +1,20 @@
-"""Run a whole study: resumable, idempotent, failures isolated.
+"""Run a whole study: resumable, idempotent, failures isolated, one run at a time.
 
-:func:`run_study` builds the steps, claims the study directory (refusing one that
-holds another study unless ``force``), then runs every step that is not done yet,
-in dependency order. A failed step is reported with its log path; steps that
-depend on it are blocked, independent ones go on; ``collect`` then summarises
-what finished (marked partial, so a rerun completes it).
+:func:`run_study` builds the steps, checks that the study directory can be
+written, locks it (a second study on the same directory fails at once, naming
+the run that holds it), claims it (refusing one that holds another study unless
+``force``), then runs every step that is not done yet, in dependency order. A failed step is reported with its
+log path; steps that depend on it are blocked, independent ones go on;
+``collect`` then summarises what finished (marked partial, so a rerun completes
+it).
 """
 
 from __future__ import annotations
 
 import json
 import sys
+import tempfile
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,14 +22,21 @@ from typing import TextIO
 
 import yaml
 
-from ..files import write_text
+from ..files import file_lock, write_text
 from .lightning.run import Executor
 from .plan import build_steps, write_plan
 from .records import Step, is_done, read_json
 from .schema import StudyConfig
 from .steps import StepResult, run_step
 
-__all__ = ["STUDY_FILE", "StudyReport", "claim_study_dir", "run_study"]
+__all__ = [
+    "STUDY_FILE",
+    "StudyReport",
+    "check_output_dir",
+    "claim_study_dir",
+    "lock_study_dir",
+    "run_study",
+]
 
 #: File in the study directory identifying the study it holds.
 STUDY_FILE = "study.json"
@@ -62,8 +73,81 @@ class StudyReport:
         )
 
 
+def check_output_dir(path: str | Path) -> Path:
+    """Create the study directory if needed and check that it can be written.
+
+    Args:
+        path: The study directory (``output_dir``).
+
+    Returns:
+        The directory.
+
+    Raises:
+        NotADirectoryError: If it, or a folder above it, is a file.
+        PermissionError: If it cannot be created or written.
+    """
+    root = Path(path)
+    for folder in (root, *root.parents):
+        if folder.exists():
+            if not folder.is_dir():
+                raise NotADirectoryError(
+                    f"output_dir {str(root)!r} cannot be a study directory: "
+                    f"{str(folder)!r} is a file; choose another output_dir"
+                )
+            break
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=root):
+            pass
+    except OSError as err:
+        raise PermissionError(
+            f"output_dir {str(root)!r} is not writable ({err.strerror or err}); "
+            "choose a writable folder"
+        ) from err
+    return root
+
+
+def lock_study_dir(root: str | Path) -> AbstractContextManager[object]:
+    """Return the lock of a study directory (the file ``<output_dir>.lock``).
+
+    While one process holds it, another fails at once with a
+    :class:`~torchgeo_composition.files.FileLockedError` (a ``ValueError``)
+    naming the holder: pid, host, command and start time. The operating system
+    releases the lock when its holder ends, however it ends.
+
+    Args:
+        root: The study directory.
+
+    Returns:
+        A context manager holding the lock.
+    """
+    return file_lock(root, what="study directory", timeout=0)
+
+
+def _check_claim(study: StudyConfig, root: Path, force: bool) -> None:
+    record = read_json(root / STUDY_FILE)
+    identity = study.identity()
+    if force:
+        return
+    if record is not None and record.get("identity") != identity:
+        raise ValueError(
+            f"output_dir {str(root)!r} holds results of a different study config "
+            f"(study {record.get('name')!r}, identity {record.get('identity')}); "
+            "choose another output_dir, or pass --force to reuse it (finished "
+            "steps whose configuration did not change are kept)"
+        )
+    if record is None and any(root.iterdir()):
+        raise ValueError(
+            f"output_dir {str(root)!r} is not empty and holds no {STUDY_FILE}; "
+            "choose an empty or new folder, or pass --force"
+        )
+
+
 def claim_study_dir(study: StudyConfig, force: bool = False) -> Path:
     """Create or check the study directory and record the study in it.
+
+    Call it while holding :func:`lock_study_dir` when other runs may use the
+    directory (:func:`run_study` does).
 
     Args:
         study: The study.
@@ -76,26 +160,13 @@ def claim_study_dir(study: StudyConfig, force: bool = False) -> Path:
     Raises:
         ValueError: If the directory holds results of a different study config,
             or files that are not a study, and ``force`` is false.
+        NotADirectoryError: If ``output_dir`` or a folder above it is a file.
+        PermissionError: If ``output_dir`` cannot be written.
     """
-    root = Path(study.output_dir)
-    if root.exists() and not root.is_dir():
-        raise ValueError(f"output_dir {str(root)!r} exists and is not a folder")
-    root.mkdir(parents=True, exist_ok=True)
+    root = check_output_dir(study.output_dir)
+    _check_claim(study, root, force)
     record = read_json(root / STUDY_FILE)
     identity = study.identity()
-    if not force:
-        if record is not None and record.get("identity") != identity:
-            raise ValueError(
-                f"output_dir {str(root)!r} holds results of a different study config "
-                f"(study {record.get('name')!r}, identity {record.get('identity')}); "
-                "choose another output_dir, or pass --force to reuse it (finished "
-                "steps whose configuration did not change are kept)"
-            )
-        if record is None and any(root.iterdir()):
-            raise ValueError(
-                f"output_dir {str(root)!r} is not empty and holds no {STUDY_FILE}; "
-                "choose an empty or new folder, or pass --force"
-            )
     if record is None or record.get("identity") != identity:
         now = datetime.now(UTC).isoformat(timespec="seconds")
         data = {"name": study.name, "identity": identity, "claimed": now}
@@ -143,18 +214,37 @@ def run_study(
 
     Raises:
         ValueError: If ``max_steps`` is negative, the study directory holds
-            another study (see :func:`claim_study_dir`) or two steps share a name.
+            another study (see :func:`claim_study_dir`), another run holds its
+            lock (:class:`~torchgeo_composition.files.FileLockedError`) or two
+            steps share a name.
+        NotADirectoryError: If ``output_dir`` or a folder above it is a file.
+        PermissionError: If ``output_dir`` cannot be written.
     """
     if max_steps is not None and max_steps < 0:
         raise ValueError(f"max_steps must be >= 0, got {max_steps}")
     out = stream or sys.stdout
     steps = build_steps(study)
-    root = claim_study_dir(study, force=force)
-    report = StudyReport(root=root)
-    if plan_only:
-        report.plan = write_plan(steps, root)
-        return report
-    write_plan(steps, root)
+    root = check_output_dir(study.output_dir)
+    with lock_study_dir(root):
+        _check_claim(study, root, force)
+        claim_study_dir(study, force=force)
+        report = StudyReport(root=root)
+        plan = write_plan(steps, root)
+        if plan_only:
+            report.plan = plan
+            return report
+        _run_steps(report, steps, executor, max_steps, out)
+    _summary(report, steps, out)
+    return report
+
+
+def _run_steps(
+    report: StudyReport,
+    steps: list[Step],
+    executor: Executor,
+    max_steps: int | None,
+    out: TextIO,
+) -> None:
     status: dict[str, str] = {}
     executed = 0
     for i, step in enumerate(steps, 1):
@@ -176,8 +266,6 @@ def run_study(
         status[step.id] = result.status
         report.results.append(result)
         print(_line(i, len(steps), result), file=out, flush=True)
-    _summary(report, steps, out)
-    return report
 
 
 def _summary(report: StudyReport, steps: list[Step], out: TextIO) -> None:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..files import write_text
+from ..files import FileLockedError, file_lock, write_text
 from .lightning import (
     Executor,
     instantiate,
@@ -271,7 +271,9 @@ def run_step(
 
     The step's output (and, for Lightning steps run in-process, the CLI's output)
     goes to ``log.txt``; a failure's traceback too. ``DONE.json`` is written only
-    after success.
+    after success. The step folder is locked while the step runs (the file
+    ``steps/<step>.lock``): a second run of the same step, e.g. a line of
+    ``plan.sh`` started while the study runs it, fails at once naming the holder.
 
     Args:
         step: The step.
@@ -282,6 +284,15 @@ def run_step(
     Returns:
         The outcome.
     """
+    step.dir.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        with file_lock(step.dir, what="study step", timeout=0):
+            return _run_locked(step, executor, partial)
+    except FileLockedError as err:
+        return StepResult(step, "failed", error=str(err))
+
+
+def _run_locked(step: Step, executor: Executor, partial: bool) -> StepResult:
     if is_done(step):
         return StepResult(step, "skipped")
     missing = _missing_inputs(step)
