@@ -101,6 +101,8 @@ def test_fit_config_datamodule(pool_root: Path, tmp_path: Path) -> None:
     report = json.loads((out / "diversity.json").read_text())
     assert report["num_samples"] == 10
     assert list(report["per_band"]) == ["B4", "B3", "B2"]
+    recipe = report["settings"]["recipe"]
+    assert (recipe["composition"], recipe["num_samples"]) == ("uniform", 10)
 
 
 @pytest.mark.parametrize(
@@ -151,3 +153,64 @@ def test_measures_from_the_command_line(
     assert "# Spectral entropy (nats)" in capsys.readouterr().out
     assert main([*args, "--bins", "16"]) == 2
     assert "bins and value_range configure the default" in capsys.readouterr().err
+
+
+EMPTY_POOL = [
+    "--pool=tests.data.empty_chips.EmptyChipsPool",
+    "--pool.nan_chips=[1]",
+    "--pool.filled_chips=[4, 7]",
+    "--pool.half_filled=[2]",
+    "--bands=[B2, B3, B4, B8]",
+]
+
+
+def test_empty_chips_are_counted_and_named(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "report"
+    assert main([*EMPTY_POOL, f"--out_dir={out}"]) == 0
+    report = json.loads((out / "diversity.json").read_text())
+    assert report["settings"]["nodata"] == 0.0  # the pool's fill_value
+    assert report["empty_samples"]["count"] == 3
+    assert report["spectral_entropy"]["empty"] == 3
+    assert report["spectral_entropy"]["min"] > 0
+    table = pd.read_csv(out / "per_sample.csv")
+    assert table.loc[table["empty"], "sample_id"].tolist() == [
+        "chip_1",
+        "chip_4",
+        "chip_7",
+    ]
+    shown = capsys.readouterr().out
+    assert "Empty samples (no valid pixel: NaN or nodata=0.0): 3" in shown
+    assert "Measures: spectral_entropy(bins=32" in shown
+    # --nodata null: filled chips are measured (entropy 0), only NaN is missing
+    again = tmp_path / "again"
+    assert main([*EMPTY_POOL, "--nodata=null", f"--out_dir={again}"]) == 0
+    report = json.loads((again / "diversity.json").read_text())
+    assert report["empty_samples"]["sample_ids"] == ["chip_1"]
+    assert report["spectral_entropy"]["min"] == 0.0
+
+
+def test_manifest_recipe_is_reported(
+    pool_root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from torchgeo_composition.cli import main as cli
+
+    manifest = tmp_path / "europe.parquet"
+    compose = ["compose", *_pool_args(pool_root), "--composition=uniform"]
+    compose += ["--num_samples=6", "--seed=2", f"--manifest_path={manifest}"]
+    assert cli(compose) == 0
+    out = tmp_path / "report"
+    args = [*_pool_args(pool_root), f"--manifest_path={manifest}"]
+    assert main([*args, f"--out_dir={out}"]) == 0
+    report = json.loads((out / "diversity.json").read_text())
+    recipe = report["settings"]["recipe"]
+    assert (recipe["composition"], recipe["num_samples"], recipe["seed"]) == (
+        "uniform",
+        6,
+        2,
+    )
+    assert len(recipe["manifest_sha256"]) == 64
+    assert "Recipe: composition=uniform, num_samples=6, seed=2" in (
+        capsys.readouterr().out
+    )

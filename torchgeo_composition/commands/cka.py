@@ -9,18 +9,24 @@ pooled features of every pair, and writes ``cka.csv`` (the table) and ``cka.png`
 
     torchgeo-composition cka --config configs/fusion/eurosat_concat.yaml --output cka/
 
+Fewer than 3 samples are refused (CKA of 2 samples is 1 by construction); with
+fewer samples than the features are wide, a ``warning:`` line on stderr gives the
+CKA that unrelated features would already score.
+
 The work is :func:`torchgeo_composition.models.fusion.cka_report.cka_report`; this
 module parses the arguments, calls it and prints the table.
 """
 
 from __future__ import annotations
 
+import sys
+import warnings
 from collections.abc import Sequence
 from typing import Any, Literal
 
 from jsonargparse import ArgumentParser, Namespace
 
-from ..models.fusion.cka_report import CKAReport, cka_report
+from ..models.fusion.cka_report import CKAReport, CKASampleWarning, cka_report
 from ..tables import markdown_table
 from .common import command_parser, run_command
 
@@ -77,6 +83,8 @@ def _model_defaults(parser: ArgumentParser, cfg: Namespace) -> Namespace:
 def _show(report: CKAReport) -> None:
     print(markdown_table(report.table, index=True))
     print(f"wrote {report.csv} and {report.figure} ({report.num_samples} samples)")
+    if report.warning is not None:
+        print(f"warning: {report.warning}", file=sys.stderr)
 
 
 def main(argv: Sequence[str]) -> int:
@@ -88,4 +96,14 @@ def main(argv: Sequence[str]) -> int:
     Returns:
         0 on success, 2 when the inputs are invalid (the error is printed).
     """
-    return run_command(build_parser(), cka_report, argv, _show, _model_defaults)
+    with warnings.catch_warnings():
+        # shown by _show, as one line
+        warnings.simplefilter("ignore", CKASampleWarning)
+        return run_command(
+            build_parser(),
+            cka_report,
+            argv,
+            _show,
+            _model_defaults,
+            outputs={"output": "cka.csv"},
+        )

@@ -60,4 +60,10 @@ def main(argv: Sequence[str]) -> int:
     """
     # ``--x COLUMN`` may be repeated: each one appends (jsonargparse's ``--x+``).
     argv = ["--x+" if a == "--x" else a.replace("--x=", "--x+=", 1) for a in argv]
-    return run_command(build_parser(), correlate_results, argv, _show)
+    return run_command(
+        build_parser(),
+        correlate_results,
+        argv,
+        _show,
+        outputs={"out": "correlation.csv"},
+    )

@@ -3,7 +3,10 @@ r"""``torchgeo-composition diversity``: diversity report of a pretraining set.
 Measures every sample of a pretraining set (a datamodule, or a pool with an
 optional manifest), or a seeded subset, with the configured measures (spectral
 entropy by default) and writes ``diversity.json``, ``diversity.md``,
-``per_sample.csv`` and two figures::
+``per_sample.csv`` (with ``sample_id``) and two figures. Pixels that are NaN
+or equal to ``--nodata`` (default: the pool's ``fill_value``, the value a
+:class:`~torchgeo_composition.datasets.ChipFolder` gives missing pixels) are left
+out; a sample without any valid pixel is counted as ``empty``, not measured::
 
     torchgeo-composition diversity --fit_config configs/quickstart.yaml --out_dir report
     torchgeo-composition diversity --pool SyntheticSentinel2Pool \
@@ -12,6 +15,7 @@ entropy by default) and writes ``diversity.json``, ``diversity.md``,
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -23,13 +27,16 @@ from ..datamodules import ContinentStratifiedDataModule
 from ..datamodules.pool_source import PoolSource
 from ..datasets import PoolDataset
 from ..diversity import (
+    MEASURES,
     DiversityMeasure,
     PredictSource,
     SpectralEntropy,
+    composition_recipe,
     diversity_report,
     to_markdown,
 )
 from ..geography import RegionLayer
+from ..sampling import read_manifest
 from .common import command_parser, run_command
 
 __all__ = ["build_parser", "diversity", "main"]
@@ -53,6 +60,7 @@ def diversity(
     batch_size: int = 32,
     num_workers: int = 0,
     device: str = "cpu",
+    nodata: float | Literal["pool"] | None = "pool",
 ) -> tuple[dict[str, Any], dict[str, Path]]:
     """Measure a pretraining set and write its diversity report.
 
@@ -82,6 +90,11 @@ def diversity(
         batch_size: Samples per batch.
         num_workers: DataLoader worker processes.
         device: Device to compute on (``cpu``, ``cuda`` ...).
+        nodata: Pixel value, as the pool delivers it, that marks a missing
+            pixel; ``"pool"`` takes the pool's ``fill_value`` (the value
+            :class:`~torchgeo_composition.datasets.ChipFolder` gives nodata, NaN
+            and infinite pixels) when it has one; ``None``: only NaN pixels are
+            missing. Samples without any valid pixel are counted as ``empty``.
 
     Returns:
         The report and the written paths.
@@ -108,13 +121,19 @@ def diversity(
     if measures is None:
         measures = [SpectralEntropy(bins, (value_range[0], value_range[1]))]
     source: PredictSource
+    settings: dict[str, Any]
     if pool is not None:
+        recipe = None if manifest_path is None else _summary(manifest_path)
         source = PoolSource(pool, manifest_path, layer, bands, normalization)
         name = type(pool).__name__ + (f" + {manifest_path}" if manifest_path else "")
         settings = {"source": name, "normalization": normalization}
+        if recipe is not None:
+            settings["recipe"] = composition_recipe(recipe)
     else:
         assert data is not None
         source, settings = data, {"normalization": "datamodule"}
+    missing = _nodata(nodata, pool if pool is not None else getattr(data, "pool", None))
+    settings["nodata"] = missing
     return diversity_report(
         source,
         out_dir=out_dir,
@@ -126,7 +145,30 @@ def diversity(
         num_workers=num_workers,
         device=device,
         settings=settings,
+        nodata=missing,
     )
+
+
+def _nodata(nodata: float | str | None, pool: Any) -> float | None:
+    """The nodata value: given, or the pool's ``fill_value`` for ``"pool"``."""
+    if nodata != "pool":
+        if nodata is not None and not math.isfinite(float(nodata)):
+            raise ValueError(
+                f"nodata={nodata!r} must be a finite number, 'pool' or null (NaN "
+                "pixels are always missing)"
+            )
+        return None if nodata is None else float(nodata)
+    fill = getattr(pool, "fill_value", None)
+    return float(fill) if isinstance(fill, int | float) else None
+
+
+def _summary(manifest_path: str) -> dict[str, Any]:
+    """Read (and so check) the manifest; return its summary."""
+    try:
+        _, summary = read_manifest(manifest_path)
+    except (OSError, ValueError) as err:
+        raise ValueError(f"manifest_path={manifest_path!r}: {err}") from err
+    return dict(summary)
 
 
 def _fit_config(parser: ArgumentParser, cfg: Namespace) -> Namespace:
@@ -136,7 +178,14 @@ def _fit_config(parser: ArgumentParser, cfg: Namespace) -> Namespace:
     path = Path(cfg.fit_config)
     if not path.is_file():
         raise FileNotFoundError(f"fit_config {str(path)!r} does not exist")
-    node = (yaml.safe_load(path.read_text()) or {}).get("data")
+    try:
+        loaded = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (yaml.YAMLError, UnicodeDecodeError) as err:
+        detail = " ".join(str(err).split())
+        raise ValueError(
+            f"fit_config {str(path)!r} is not valid YAML: {detail}"
+        ) from err
+    node = loaded.get("data") if isinstance(loaded, dict) else None
     if node is None:
         raise ValueError(f"fit_config {str(path)!r} has no 'data' section")
     merged: Namespace = parser.parse_object({"data": node}, cfg)
@@ -181,4 +230,21 @@ def main(argv: Sequence[str]) -> int:
     Returns:
         0 on success, 2 when the inputs are invalid (the error is printed).
     """
-    return run_command(build_parser(), diversity, argv, _show, prepare=_fit_config)
+    return run_command(
+        build_parser(),
+        diversity,
+        argv,
+        _show,
+        prepare=_fit_config,
+        outputs={"out_dir": "diversity.json"},
+        hints={"measures": _measures_hint()},
+    )
+
+
+def _measures_hint() -> str:
+    known = ", ".join(f"{cls.__name__} ({name})" for name, cls in MEASURES.items())
+    return (
+        "measures is a list of measure classes, e.g. "
+        "[{class_path: SpectralEntropy, init_args: {bins: 32}}]; registered: "
+        f"{known}"
+    )

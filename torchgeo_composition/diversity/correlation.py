@@ -95,7 +95,7 @@ def correlate(
     for name, arr in (("x", xa), ("y", ya)):
         if np.all(arr == arr[0]):
             raise ValueError(
-                f"{name} is constant (all values equal {arr[0]!r}); the correlation "
+                f"{name} is constant (all values equal {arr[0].item()!r}); the correlation "
                 "coefficient is undefined for a constant column"
             )
     if method == "spearman":

@@ -12,7 +12,7 @@ from typing import Literal
 
 import pandas as pd
 
-from ..files import write_text
+from ..files import ensure_writable_dir, write_text
 from ..tables import markdown_table
 from .correlation import CorrelationResult, correlation_table
 from .plots import plot_correlation
@@ -149,28 +149,46 @@ def correlate_results(
 
     Raises:
         FileNotFoundError: If ``results`` does not exist.
-        ValueError: If a column is missing or not numeric, or a correlation is
-            undefined (see :func:`~torchgeo_composition.diversity.correlate`).
+        ValueError: If ``results`` is not a CSV table, a column is missing or
+            not numeric, or a correlation is undefined (see
+            :func:`~torchgeo_composition.diversity.correlate`).
+        PermissionError: If the output folder cannot be written (checked
+            before the table is read).
+        NotADirectoryError: If the output folder lies under a file.
     """
     path = Path(results)
     if not path.is_file():
-        raise FileNotFoundError(f"results file {str(path)!r} does not exist")
-    frame = pd.read_csv(path)
-    numeric = [c for c in frame.columns if pd.api.types.is_numeric_dtype(frame[c])]
-    if label is not None and label not in frame.columns:
-        raise ValueError(
-            f"label column {label!r} not found; available columns are "
-            f"{list(frame.columns)}"
+        what = "is a folder" if path.is_dir() else "does not exist"
+        raise FileNotFoundError(
+            f"results file {str(path)!r} {what}; give the CSV table of results"
         )
+    out_dir = (
+        Path(out) if out is not None else path.with_name(f"{path.stem}_correlation")
+    )
+    ensure_writable_dir(out_dir / "correlation.csv", "out")
+    try:
+        frame = pd.read_csv(path)
+    except (ValueError, UnicodeDecodeError) as err:  # pandas' parser errors
+        raise ValueError(
+            f"results file {str(path)!r} is not a CSV table with a header row "
+            f"({' '.join(str(err).split())})"
+        ) from err
+    columns = list(frame.columns)
+    for key, names in (("y", [y]), ("x", list(x or [])), ("label", [label])):
+        unknown = [n for n in names if n is not None and n not in columns]
+        if unknown:
+            value = unknown[0] if key != "x" else unknown
+            raise ValueError(
+                f"{key}={value!r}: no such column in {str(path)!r}; columns are "
+                f"{columns}"
+            )
+    numeric = [c for c in frame.columns if pd.api.types.is_numeric_dtype(frame[c])]
     if label is None:
         text = [c for c in frame.columns if c not in numeric]
         label = text[0] if text else None
     if x is None:
         x = [c for c in numeric if c not in (y, label)] or None
     table = correlation_table(frame, x, y, method)
-    out_dir = (
-        Path(out) if out is not None else path.with_name(f"{path.stem}_correlation")
-    )
     labels = frame[label].astype(str).tolist() if label is not None else None
     paths = write_correlation(frame, table, y, out_dir, labels)
     return CorrelationReport(table, correlation_markdown(table, y), out_dir, paths)
