@@ -190,11 +190,7 @@ def _edit(edit: Callable[[dict[str, Any]], None], tmp_path: Path) -> dict[str, A
             lambda c: c["diversity"].update(colour="red"),
             "'colour'; valid diversity keys are ['bins'",
         ),
-        (
-            lambda c: c.update(on_shortfall="ignore"),
-            "\"on_shortfall\": Expected a typing.Literal['error', 'redistribute', "
-            "'replace']. Got value: ignore",
-        ),
+        (lambda c: c.update(on_shortfall="ignore"), "on_shortfall"),
         (
             lambda c: c["pretrain"]["model"]["init_args"].update(no_such_arg=1),
             "pretrain config is invalid",
@@ -223,6 +219,7 @@ def test_bad_study_config(
     err = capsys.readouterr().err
     assert message in err
     assert err.count("error:") == 1
+    assert err.count("\n") == 1  # one line
     assert not (tmp_path / "study").exists()  # nothing written
 
 
@@ -235,7 +232,7 @@ def test_malformed_or_missing_config_file(
     broken.write_text("name: [demo\nbudget: 3\n")
     assert main(["--config", str(broken)]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("torchgeo-composition study: error: ")
+    assert "error: " in err and err.count("\n") == 1
     assert "line 1" in err
     with pytest.raises(FileNotFoundError, match="does not exist"):
         load_study(tmp_path / "nope.yaml")

@@ -14,6 +14,7 @@ commands for a cluster scheduler::
 
 from __future__ import annotations
 
+import itertools
 import sys
 from collections.abc import Sequence
 
@@ -72,6 +73,29 @@ def build_parser() -> ArgumentParser:
     return parser
 
 
+def _config_files(argv: Sequence[str]) -> list[str]:
+    files = [b for a, b in itertools.pairwise(argv) if a in ("--config", "-c")]
+    return files + [a.split("=", 1)[1] for a in argv if a.startswith("--config=")]
+
+
+def _yaml_error(err: ArgumentError, argv: Sequence[str]) -> Exception:
+    """Say in one line which study file is malformed, and where (line, column)."""
+    message = str(err)
+    files = _config_files(argv)
+    name = repr(files[0]) if len(files) == 1 else "(one of the --config files)"
+    if message.startswith("Problems parsing config"):
+        detail = " ".join(message.split(":", 1)[1].split())
+        detail = detail.replace('"<unicode string>"', name)
+        return ValueError(f"study config {name} is not valid YAML: {detail}")
+    if message.startswith("Unexpected config"):
+        got = message.split(":", 1)[1].strip() or "an empty file"
+        return ValueError(
+            f"study config {name} must be a mapping of study keys (name, pool, "
+            f"compositions ...), got {got}"
+        )
+    return err
+
+
 def main(argv: Sequence[str]) -> int:
     """Run the command.
 
@@ -95,7 +119,7 @@ def main(argv: Sequence[str]) -> int:
             plan_only=config.plan,
         )
     except ArgumentError as err:  # a value or the YAML file itself
-        return fail(PROG, err)
+        return fail(PROG, _yaml_error(err, argv))
     except INPUT_ERRORS as err:
         return fail(PROG, err)
     except KeyboardInterrupt:

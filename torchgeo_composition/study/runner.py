@@ -3,7 +3,9 @@
 :func:`run_study` builds the steps, checks that the study directory can be
 written, locks it (a second study on the same directory fails at once, naming
 the run that holds it), claims it (refusing one that holds another study unless
-``force``), then runs every step that is not done yet, in dependency order. A failed step is reported with its
+``force``), builds every model and datamodule once
+(:func:`~torchgeo_composition.study.lightning.preflight`), then runs every step
+that is not done yet, in dependency order. A failed step is reported with its
 log path; steps that depend on it are blocked, independent ones go on;
 ``collect`` then summarises what finished (marked partial, so a rerun completes
 it).
@@ -23,6 +25,7 @@ from typing import TextIO
 import yaml
 
 from ..files import file_lock, write_text
+from .lightning.preflight import preflight
 from .lightning.run import Executor
 from .plan import build_steps, write_plan
 from .records import Step, is_done, read_json
@@ -215,7 +218,9 @@ def run_study(
     Raises:
         ValueError: If ``max_steps`` is negative, the study directory holds
             another study (see :func:`claim_study_dir`), another run holds its
-            lock (:class:`~torchgeo_composition.files.FileLockedError`) or two
+            lock (:class:`~torchgeo_composition.files.FileLockedError`), a model
+            or datamodule cannot be built (see
+            :func:`~torchgeo_composition.study.lightning.preflight`) or two
             steps share a name.
         NotADirectoryError: If ``output_dir`` or a folder above it is a file.
         PermissionError: If ``output_dir`` cannot be written.
@@ -227,6 +232,8 @@ def run_study(
     root = check_output_dir(study.output_dir)
     with lock_study_dir(root):
         _check_claim(study, root, force)
+        if not plan_only and any(not is_done(s) for s in steps if s.kind != "collect"):
+            preflight(study)
         claim_study_dir(study, force=force)
         report = StudyReport(root=root)
         plan = write_plan(steps, root)
