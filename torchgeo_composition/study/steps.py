@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from ..files import FileLockedError, file_lock, write_text
+from .attempts import attempt_dirs, keep_attempt
 from .lightning import (
     Executor,
     instantiate,
@@ -130,6 +131,10 @@ def _pretrain(step: Step, executor: Executor) -> dict[str, Any]:
     path = write_yaml(step.dir / "config.yaml", config)
     last = step.dir / "checkpoints" / "last.ckpt"
     args = ["fit", "--config", str(path)]
+    # the earlier attempt's logs: continued in place when resuming, else restarted
+    kept = keep_attempt(step.dir, ["logs"], move=not last.is_file())
+    if kept is not None:
+        print(f"the logs of the earlier attempt are kept in {kept}")
     if last.is_file():
         print(f"continuing from {last}")
         args += ["--ckpt_path", str(last)]
@@ -139,7 +144,13 @@ def _pretrain(step: Step, executor: Executor) -> dict[str, Any]:
             f"pretraining finished without writing {str(last)!r}; is checkpointing "
             "disabled in the pretrain trainer config?"
         )
-    return {"checkpoint": str(last), "config": str(path)}
+    outputs = {"checkpoint": str(last), "config": str(path)}
+    return outputs | _attempts(step)
+
+
+def _attempts(step: Step) -> dict[str, Any]:
+    kept = attempt_dirs(step.dir)
+    return {"attempts": [str(p) for p in kept]} if kept else {}
 
 
 def _plain(value: Any) -> Any:
@@ -191,8 +202,11 @@ def _probe(step: Step, executor: Executor) -> dict[str, Any]:
     cfg = step.params["config"]
     evaluation = DownstreamEval(**cfg["evaluation"])
     export = done_outputs(_input_dir(step, "export"))
-    for stale in ("logs", "checkpoints"):  # a probe always starts afresh
-        shutil.rmtree(step.dir / stale, ignore_errors=True)
+    # a probe always starts afresh; the logs of an earlier attempt are kept
+    kept = keep_attempt(step.dir, ["logs"], move=True)
+    if kept is not None:
+        print(f"the logs of the earlier attempt are kept in {kept}")
+    shutil.rmtree(step.dir / "checkpoints", ignore_errors=True)
     config = probe_config(
         evaluation, cfg["repeat"], export["encoder"], export["config"], step.dir
     )
@@ -217,7 +231,8 @@ def _probe(step: Step, executor: Executor) -> dict[str, Any]:
         )
         shutil.rmtree(step.dir / "checkpoints", ignore_errors=True)
     score = last_metric(step.dir / "logs" / version / "metrics.csv", evaluation.metric)
-    return {"score": score, "metric": evaluation.metric, "config": str(path)}
+    outputs = {"score": score, "metric": evaluation.metric, "config": str(path)}
+    return outputs | _attempts(step)
 
 
 def _collect(step: Step, executor: Executor) -> dict[str, Any]:
