@@ -19,6 +19,7 @@ from torchgeo_composition.study import (
     DownstreamEval,
     build_steps,
     load_study,
+    parse_study,
 )
 
 CONFIGS = Path(__file__).parents[2] / "configs" / "study"
@@ -196,6 +197,31 @@ def _edit(edit: Callable[[dict[str, Any]], None], tmp_path: Path) -> dict[str, A
             "pretrain config is invalid",
         ),
         (
+            lambda c: c.update(diversity={"measures": ["spectral_entropy", "nope"]}),
+            "diversity.measures[1]: unknown diversity measure 'nope'; registered "
+            "measures are ['spectral_entropy'",
+        ),
+        (
+            lambda c: c.update(
+                diversity={"measures": ["spectral_entropy", "SpectralEntropy"]}
+            ),
+            "two measures named 'spectral_entropy'",
+        ),
+        (
+            lambda c: c.update(diversity={"bins": 8, "measures": ["spectral_entropy"]}),
+            "diversity.bins and diversity.value_range configure the default measure",
+        ),
+        (
+            lambda c: c.update(
+                diversity={
+                    "measures": [
+                        {"class_path": "SpectralEntropy", "init_args": {"bins": 1}}
+                    ]
+                }
+            ),
+            "diversity.measures[0]: ",
+        ),
+        (
             lambda c: c.update(baseline=True, compositions=["asia", "no_pretraining"]),
             "unknown composition 'no_pretraining'",
         ),
@@ -236,3 +262,20 @@ def test_malformed_or_missing_config_file(
     assert "line 1" in err
     with pytest.raises(FileNotFoundError, match="does not exist"):
         load_study(tmp_path / "nope.yaml")
+
+
+def test_measures_enter_the_hashes_only_when_given(tmp_path: Path) -> None:
+    assert "measures" not in DiversitySettings().to_dict()
+    config = tiny_study(tmp_path)
+    default = {s.id: s.hash for s in build_steps(parse_study(config))}
+    config["diversity"]["measures"] = None  # the default, said explicitly
+    assert {s.id: s.hash for s in build_steps(parse_study(config))} == default
+    config["diversity"] = {"batch_size": 16, "measures": ["spectral_entropy"]}
+    study = parse_study(config)
+    assert study.diversity.measures == ("spectral_entropy",)
+    assert tuple(study.diversity.to_dict()["measures"]) == ("spectral_entropy",)
+    changed = {s.id: s.hash for s in build_steps(study)}
+    assert changed["compose-europe"] == default["compose-europe"]
+    assert changed["pretrain-europe-s0"] == default["pretrain-europe-s0"]
+    assert changed["diversity-europe"] != default["diversity-europe"]
+    assert changed["collect"] != default["collect"]

@@ -3,7 +3,7 @@
 Written into the study directory:
 
 - ``results.csv`` / ``results.md``: one row per composition with its diversity
-  measures, the mean and standard deviation of every downstream score over all
+  measures (one column per configured measure, then ``continent_entropy``), the mean and standard deviation of every downstream score over all
   pretraining seeds and repeats, the mean score over tasks and its rank (1 = best);
 - ``correlation/correlation.csv`` / ``.md`` and ``correlation/scatter_<measure>.png``:
   Spearman correlation of every diversity measure with the mean score;
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,9 @@ from ..diversity import correlation_table as diversity_correlation_table
 from ..diversity.correlation_report import scatter_path
 from ..files import save_figure, write_text
 from ..tables import markdown_table
+from .measures import measure_names
 from .records import Step, read_json
+from .schema import DiversitySettings
 
 __all__ = [
     "DIVERSITY_COLUMNS",
@@ -36,7 +39,9 @@ __all__ = [
     "results_table",
 ]
 
-#: Diversity measures of each pretraining set, correlated with the mean score.
+#: Diversity columns of a study with the default measure (spectral entropy); a
+#: study with ``diversity.measures`` has one column per measure, then
+#: ``continent_entropy``. Each is correlated with the mean score.
 DIVERSITY_COLUMNS: tuple[str, ...] = ("spectral_entropy", "continent_entropy")
 
 #: The score column the diversity measures are correlated with.
@@ -57,6 +62,7 @@ def results_table(
     downstream: list[str],
     diversity: dict[str, dict[str, float | None]],
     scores: list[dict[str, Any]],
+    columns: Sequence[str] = DIVERSITY_COLUMNS,
 ) -> pd.DataFrame:
     """Build the results table (one row per composition).
 
@@ -66,6 +72,8 @@ def results_table(
         diversity: Composition -> diversity measure -> value.
         scores: One record per probe run: ``composition``, ``downstream``,
             ``seed``, ``repeat``, ``score``.
+        columns: The diversity columns, in order: one per configured measure,
+            then ``continent_entropy``.
 
     Returns:
         Columns ``composition``, the diversity measures, ``<task>_mean``,
@@ -77,7 +85,7 @@ def results_table(
     rows = []
     for name in compositions:
         row: dict[str, Any] = {"composition": name}
-        for column in DIVERSITY_COLUMNS:
+        for column in columns:
             value = diversity.get(name, {}).get(column)
             row[column] = math.nan if value is None else float(value)
         means = []
@@ -99,7 +107,11 @@ def results_table(
     return table
 
 
-def correlation_table(table: pd.DataFrame, y: str = "mean_score") -> pd.DataFrame:
+def correlation_table(
+    table: pd.DataFrame,
+    y: str = "mean_score",
+    columns: Sequence[str] = DIVERSITY_COLUMNS,
+) -> pd.DataFrame:
     """Spearman correlation of every diversity measure with the score column.
 
     Undefined correlations (fewer than 3 sets, a constant column) are kept as a
@@ -108,13 +120,14 @@ def correlation_table(table: pd.DataFrame, y: str = "mean_score") -> pd.DataFram
     Args:
         table: Output of :func:`results_table`.
         y: Score column.
+        columns: The diversity columns, one row each, in order.
 
     Returns:
         Columns ``measure``, ``method``, ``rho``, ``p_value``, ``n``, ``note``
         (see :func:`torchgeo_composition.diversity.correlation_table`).
     """
     return diversity_correlation_table(
-        table, list(DIVERSITY_COLUMNS), y, "spearman", on_error="note"
+        table, list(columns), y, "spearman", on_error="note"
     )
 
 
@@ -181,6 +194,8 @@ def collect_results(step: Step) -> dict[str, Any]:
     from ..sampling import read_manifest
 
     root = Path(step.params["output_dir"])
+    settings = DiversitySettings(**step.params["config"]["diversity"])
+    columns = [*measure_names(settings), "continent_entropy"]
     compositions = list(step.params["compositions"])
     downstream = list(step.params["downstream"])
     diversity: dict[str, dict[str, float | None]] = {}
@@ -194,7 +209,7 @@ def collect_results(step: Step) -> dict[str, Any]:
         kind = dep.split("-", 1)[0]
         name = params["composition"]
         if kind == "diversity":
-            diversity[name] = {c: outputs.get(c) for c in DIVERSITY_COLUMNS}
+            diversity[name] = {c: outputs.get(c) for c in columns}
         elif kind == "compose":
             manifests[name] = read_manifest(outputs["manifest"])[0]
         elif kind == "probe":
@@ -207,8 +222,8 @@ def collect_results(step: Step) -> dict[str, Any]:
                     "score": outputs["score"],
                 }
             )
-    table = results_table(compositions, downstream, diversity, scores)
-    corr = correlation_table(table, _SCORE)
+    table = results_table(compositions, downstream, diversity, scores, columns)
+    corr = correlation_table(table, _SCORE, columns)
     out: dict[str, Any] = {
         "results_csv": str(write_text(root / "results.csv", table.to_csv(index=False))),
         "runs_csv": str(

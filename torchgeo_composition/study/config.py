@@ -32,6 +32,7 @@ from jsonargparse.typing import register_type
 
 from ..sampling import Composition
 from .lightning import check_lightning_configs
+from .measures import create_study_measures
 from .schema import (
     BASELINE,
     ENCODER_PLACEHOLDER,
@@ -259,6 +260,7 @@ def study_from_config(parser: ArgumentParser, config: Namespace) -> StudyConfig:
     values["export"] = dict(values["export"] or {})
     study = StudyConfig(**values)
     check_lightning_configs(study)
+    create_study_measures(study.diversity)
     return study
 
 

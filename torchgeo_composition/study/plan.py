@@ -126,7 +126,7 @@ def build_steps(study: StudyConfig) -> list[Step]:
         ValueError: If two steps would get the same name.
     """
     b = _Builder(study)
-    diversity = asdict(study.diversity)
+    diversity = study.diversity.to_dict()
     collect_deps: list[str] = []
     for comp in study.compositions:
         selection = selection_of(study, comp)

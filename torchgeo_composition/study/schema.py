@@ -151,12 +151,20 @@ class DiversitySettings:
     """How the diversity of each pretraining set is measured.
 
     Attributes:
-        bins: Histogram bins per band of the spectral entropy.
-        value_range: Histogram range of the normalised values.
+        bins: Histogram bins per band of the spectral entropy (the default
+            measure).
+        value_range: Histogram range of the normalised values (the default
+            measure).
         num_samples: Measure a seeded subset of this many samples (``None``: all).
         batch_size: Samples per batch.
         num_workers: DataLoader workers.
         seed: Seed of the subset.
+        measures: The diversity measures, each a registered name (see
+            :func:`~torchgeo_composition.diversity.list_measures`) or a
+            ``class_path`` / ``init_args`` mapping of a
+            :class:`~torchgeo_composition.diversity.DiversityMeasure`; ``None``
+            measures the spectral entropy with ``bins`` and ``value_range``. Each
+            gives a column of the results and a row of the correlation table.
     """
 
     bins: int = 32
@@ -165,10 +173,48 @@ class DiversitySettings:
     batch_size: int = 64
     num_workers: int = 0
     seed: int = 0
+    measures: tuple[str | dict[str, Any], ...] | None = None
 
     def __post_init__(self) -> None:
         if self.bins < 2:
             raise ValueError(f"diversity bins must be >= 2, got {self.bins}")
+        if self.measures is None:
+            return
+        measures = tuple(self.measures)
+        object.__setattr__(self, "measures", measures)
+        if not measures:
+            raise ValueError(
+                "diversity.measures must list at least one measure, or be null "
+                "(the spectral entropy)"
+            )
+        for i, spec in enumerate(measures):
+            if not isinstance(spec, str | dict) or (
+                isinstance(spec, dict) and "class_path" not in spec
+            ):
+                raise ValueError(
+                    f"diversity.measures[{i}] must be a measure name or a mapping "
+                    f"with 'class_path' (and 'init_args'), got {spec!r}"
+                )
+        if self.bins != 32 or tuple(self.value_range) != (0.0, 1.0):
+            raise ValueError(
+                "diversity.bins and diversity.value_range configure the default "
+                "measure; with diversity.measures, give them in the measures' own "
+                "init_args"
+            )
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the settings as plain data; ``measures`` only when given.
+
+        A study config written before ``measures`` existed keeps the hashes of
+        its steps.
+
+        Returns:
+            The settings.
+        """
+        data = asdict(self)
+        if self.measures is None:
+            data.pop("measures")
+        return data
 
 
 @dataclass(frozen=True)
@@ -243,7 +289,9 @@ class StudyConfig:
         Returns:
             The configuration.
         """
-        return asdict(self)
+        data = asdict(self)
+        data["diversity"] = self.diversity.to_dict()
+        return data
 
     def identity(self) -> str:
         """Return the hash identifying the study's results (not its output dir).

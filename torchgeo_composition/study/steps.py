@@ -29,6 +29,7 @@ from .lightning import (
     run_cli,
     write_yaml,
 )
+from .measures import create_study_measures
 from .records import (
     Step,
     done_outputs,
@@ -79,7 +80,7 @@ def _compose(step: Step, executor: Executor) -> dict[str, Any]:
 def _diversity(step: Step, executor: Executor) -> dict[str, Any]:
     from lightning.pytorch import LightningDataModule
 
-    from ..diversity import SpectralEntropy, diversity_report
+    from ..diversity import diversity_report
 
     cfg = step.params["config"]
     settings = DiversitySettings(**cfg["settings"])
@@ -98,11 +99,13 @@ def _diversity(step: Step, executor: Executor) -> dict[str, Any]:
             "predict_dataset / aug / bands; the diversity step needs a "
             "ContinentStratifiedDataModule-like datamodule"
         )
-    value_range = (float(settings.value_range[0]), float(settings.value_range[1]))
+    measures = create_study_measures(settings)
+    default = settings.measures is None
+    recorded = {"bins": settings.bins, "value_range": list(settings.value_range)}
     report, paths = diversity_report(
         datamodule,
         step.dir,
-        measures=[SpectralEntropy(settings.bins, value_range)],
+        measures=measures,
         # the predict set is the pretraining set: ``budget`` samples
         num_samples=None
         if settings.num_samples is None
@@ -110,16 +113,16 @@ def _diversity(step: Step, executor: Executor) -> dict[str, Any]:
         seed=settings.seed,
         batch_size=settings.batch_size,
         num_workers=settings.num_workers,
-        settings={"bins": settings.bins, "value_range": list(value_range)},
+        settings=recorded if default else None,
         progress=False,
     )
-    overall = report[SpectralEntropy.name]
-    return {
-        "report": str(paths["json"]),
-        "spectral_entropy": overall.get("mean", math.nan),
-        "spectral_entropy_std": overall.get("std") or math.nan,
-        "continent_entropy": compose.get("continent_entropy"),
-    }
+    outputs: dict[str, Any] = {"report": str(paths["json"])}
+    for measure in measures:
+        overall = report[measure.name]
+        outputs[measure.name] = overall.get("mean", math.nan)
+        outputs[f"{measure.name}_std"] = overall.get("std") or math.nan
+    outputs["continent_entropy"] = compose.get("continent_entropy")
+    return outputs
 
 
 def _pretrain(step: Step, executor: Executor) -> dict[str, Any]:
