@@ -16,6 +16,7 @@ from .geotiff import read_geotiff
 from .metadata import (
     MetadataPool,
     MissingPolicy,
+    absolute_paths,
     cached_metadata_index,
     drop_missing_files,
 )
@@ -113,7 +114,7 @@ class FMoWSentinelPool(MetadataPool):
         )
         index = drop_missing_files(index, self.root, on_missing, source)
         self._set_index(index, source)
-        self._paths = [str(self.root / p) for p in self._index["path"]]
+        self._paths = absolute_paths(self.root, self._index["path"])
 
     def _build(self) -> pd.DataFrame:
         """Build the index from the split's CSV."""

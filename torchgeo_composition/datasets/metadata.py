@@ -28,6 +28,7 @@ __all__ = [
     "MISSING_POLICIES",
     "MetadataPool",
     "MissingPolicy",
+    "absolute_paths",
     "cached_metadata_index",
     "check_centres",
     "drop_missing_files",
@@ -119,6 +120,22 @@ def drop_missing_files(
         f"{what}; their samples are left out (on_missing='skip')", stacklevel=3
     )
     return index.loc[~rows].reset_index(drop=True)
+
+
+def absolute_paths(root: Path, paths: pd.Series) -> list[str]:
+    """Join file paths to a root folder, in bulk (absolute paths stay as they are).
+
+    Args:
+        root: The pool root.
+        paths: Paths relative to ``root`` (or absolute).
+
+    Returns:
+        One path per row, as text.
+    """
+    paths = paths.astype(str)
+    joined = str(root).rstrip("/\\") + os.sep + paths
+    absolute = paths.str.match(r"^(?:/|\\\\|[A-Za-z]:)")  # POSIX, UNC, drive
+    return joined.where(~absolute, paths).tolist()
 
 
 def cached_metadata_index(

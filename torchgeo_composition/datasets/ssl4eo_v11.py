@@ -17,6 +17,7 @@ from .handles import HandleCache
 from .metadata import (
     MetadataPool,
     MissingPolicy,
+    absolute_paths,
     cached_metadata_index,
     drop_missing_files,
 )
@@ -160,7 +161,7 @@ class SSL4EOS12V11Pool(MetadataPool):
         index, (self._choices, self._start, self._count) = self._select(full)
         self._set_index(index, source)
         self._locations = self._index["location"].astype(str).tolist()
-        self._paths = [str(self.root / p) for p in self._index["path"]]
+        self._paths = absolute_paths(self.root, self._index["path"])
         self._stores = HandleCache()
 
     def _build(self) -> pd.DataFrame:

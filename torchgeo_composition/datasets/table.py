@@ -18,6 +18,7 @@ from .geotiff import ensure_gdal_env, read_geotiff
 from .metadata import (
     MetadataPool,
     MissingPolicy,
+    absolute_paths,
     cached_metadata_index,
     drop_missing_files,
 )
@@ -127,7 +128,7 @@ class TablePool(MetadataPool):
                 "to a column of unique ids"
             )
         self._set_index(index, source)
-        self._paths = [str(self.root / p) for p in self._index["path"]]
+        self._paths = absolute_paths(self.root, self._index["path"])
         self.all_bands = (
             tuple(all_bands) if all_bands is not None else self._band_names()
         )

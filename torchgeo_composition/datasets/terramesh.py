@@ -18,6 +18,7 @@ from .indexing import cached_index, signature
 from .metadata import (
     MetadataPool,
     MissingPolicy,
+    absolute_paths,
     cached_metadata_index,
     drop_missing_files,
 )
@@ -216,7 +217,7 @@ class TerraMeshPool(MetadataPool):
         self._set_index(index, source)
         self._keys = self._index["sample_id"].astype(str).tolist()
         self._shard_paths = (
-            [str(self.root / p) for p in self._index["path"]]
+            absolute_paths(self.root, self._index["path"])
             if self._shard_column is not None
             else None
         )
