@@ -25,6 +25,7 @@ from tiny_study import tiny_study, write_study
 
 from torchgeo_composition.commands.study import main
 from torchgeo_composition.study import lock_study_dir
+from torchgeo_composition.study.__main__ import main as step_main
 
 PRETRAIN = "steps/pretrain-europe-s0"
 
@@ -156,6 +157,13 @@ def test_sigterm_to_a_step_runner_stops_its_fit(tmp_path: Path) -> None:
     assert not (step / "DONE.json").exists()
     log = (step / "log.txt").read_text()
     assert "torchgeo_composition.cli fit --config" in log
+    assert "stopped by SIGTERM" in log
+    # the fit saved its state after the batch it was in; the step continues from it
+    assert (step / "checkpoints/last.ckpt").is_file()
+    assert step_main([str(step), "--executor", "inprocess"]) == 0
+    log = (step / "log.txt").read_text()
+    assert "continuing from" in log
+    assert (step / "DONE.json").is_file() and (step / "attempts/1/logs").is_dir()
 
 
 # A parent that runs a child through run_supervised, and a child that starts a

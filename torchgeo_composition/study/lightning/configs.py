@@ -21,7 +21,7 @@ from ..schema import ENCODER_PLACEHOLDER, CompositionEntry, DownstreamEval, Stud
 __all__ = ["pretrain_config", "probe_config", "selection_of", "write_yaml"]
 
 _CSV_LOGGER = "lightning.pytorch.loggers.CSVLogger"
-_CHECKPOINT = "lightning.pytorch.callbacks.ModelCheckpoint"
+_CHECKPOINT = "torchgeo_composition.cli.checkpoint.ResumableCheckpoint"
 _COMPLETION = "torchgeo_composition.study.completion.RunCompletionMarker"
 #: Architecture arguments of an exported encoder's config passed to ``satmae:``
 #: backbones (``bands`` is given by the task itself).
@@ -42,17 +42,15 @@ def write_yaml(path: Path, data: Mapping[str, Any]) -> Path:
 
 
 def _with_logging(
-    config: dict[str, Any],
-    step_dir: Path,
-    version: str,
-    checkpoint: bool,
-    every_epoch: bool = False,
+    config: dict[str, Any], step_dir: Path, version: str, checkpoint: bool
 ) -> dict[str, Any]:
     """Point the trainer's outputs into the step folder.
 
-    With ``checkpoint``, ``checkpoints/last.ckpt`` is written at the end of
-    training, and with ``every_epoch`` also after every epoch (a link to the
-    latest epoch's checkpoint), so that a killed run can continue from it.
+    With ``checkpoint``, ``checkpoints/last.ckpt`` is written after every epoch,
+    when the run receives SIGTERM (after the current batch) and at the end of
+    training (the command line's
+    :class:`~torchgeo_composition.cli.ResumableCheckpoint`), so that a killed
+    run can continue from it.
     """
     trainer = config.setdefault("trainer", {}) or {}
     config["trainer"] = trainer
@@ -82,8 +80,8 @@ def _with_logging(
                 "class_path": _CHECKPOINT,
                 "init_args": {
                     "dirpath": str(step_dir / "checkpoints"),
-                    "save_last": "link" if every_epoch else True,
-                    "save_top_k": 1 if every_epoch else 0,
+                    "save_last": True,
+                    "save_top_k": 0,
                 },
             }
         )
@@ -125,7 +123,7 @@ def pretrain_config(
         manifest_path=str(manifest),
         on_shortfall=selection["on_shortfall"],
     )
-    return _with_logging(config, step_dir, "fit", checkpoint=True, every_epoch=True)
+    return _with_logging(config, step_dir, "fit", checkpoint=True)
 
 
 def selection_of(study: StudyConfig, composition: CompositionEntry) -> dict[str, Any]:
