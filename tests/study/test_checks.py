@@ -143,3 +143,16 @@ def test_malformed_study_files_give_one_line(
         line = _one_error_line(capsys.readouterr().err)
         assert f"study config {str(path)!r} " in line and message in line
     assert list(tmp_path.iterdir()) == [tmp_path / "bad.yaml"]  # nothing written
+
+
+def test_debug_shows_the_traceback_above_the_error_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write_study(tmp_path / "study.yaml", tiny_study(tmp_path))
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a folder")
+    args = ["--config", str(path), "--output-dir", str(blocker / "study")]
+    assert main([*args, "--debug"]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" in err and "NotADirectoryError" in err
+    assert err.splitlines()[-1].startswith("error: output_dir ")

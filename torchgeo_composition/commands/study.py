@@ -20,6 +20,7 @@ from collections.abc import Sequence
 
 from jsonargparse import ArgumentError, ArgumentParser
 
+from ..cli.errors import debug_requested
 from ..study import run_study, study_from_config, study_parser
 from ..study.lightning import Executor
 from .common import INPUT_ERRORS, fail
@@ -100,7 +101,9 @@ def main(argv: Sequence[str]) -> int:
     """Run the command.
 
     Args:
-        argv: Arguments after ``study``.
+        argv: Arguments after ``study``; ``--debug`` anywhere (or
+            ``TORCHGEO_COMPOSITION_DEBUG=1``) prints the traceback of bad input
+            above its error line.
 
     Returns:
         0 when the study is complete (or planned), 1 when a step failed, 2 on bad
@@ -109,8 +112,10 @@ def main(argv: Sequence[str]) -> int:
         SIGTERM ends the study (and the step it runs) with 143.
     """
     parser = build_parser()
+    args = list(argv)
+    debug = debug_requested(args)
     try:
-        config = parser.parse_args(list(argv))
+        config = parser.parse_args(args)
         report = run_study(
             study_from_config(parser, config),
             executor=config.executor,
@@ -119,9 +124,9 @@ def main(argv: Sequence[str]) -> int:
             plan_only=config.plan,
         )
     except ArgumentError as err:  # a value or the YAML file itself
-        return fail(PROG, _yaml_error(err, argv))
+        return fail(PROG, _yaml_error(err, args), debug)
     except INPUT_ERRORS as err:
-        return fail(PROG, err)
+        return fail(PROG, err, debug)
     except KeyboardInterrupt:
         print(
             "study interrupted; run the same command again to continue",
