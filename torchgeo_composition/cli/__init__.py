@@ -180,6 +180,9 @@ def _run_lightning(argv: list[str] | None, debug: bool) -> int:
         choice = re.search(r"subcommand: invalid choice: '([^']*)'", str(err))
         if choice:
             return _fail(unknown_command(choice.group(1), _ALL_COMMANDS))
+        if 'expected "subcommand"' in str(err):
+            commands = ", ".join(_ALL_COMMANDS)
+            return _fail(f"no command given (commands: {commands}); see {PROG} --help")
         return _fail(error_line(err))
     return 0
 
