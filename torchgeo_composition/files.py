@@ -249,10 +249,6 @@ def _read_holder(lock: Path) -> LockHolder | None:
         return None
 
 
-def _describe(holder: LockHolder | None) -> str:
-    return holder.describe() if holder is not None else "another process"
-
-
 def _new_holder() -> LockHolder:
     now = time.time()
     command = " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]) if sys.argv else ""
@@ -264,6 +260,9 @@ def _new_holder() -> LockHolder:
         now,
     )
 
+
+#: Seconds a waiter waits before it says whom it waits for.
+_QUIET_WAIT_S = 1.0
 
 #: Locks this process holds: (lock path, thread id) -> [lock, depth, holder].
 _HELD: dict[tuple[str, int], list[Any]] = {}
@@ -278,8 +277,8 @@ def file_lock(
     """Hold the lock of ``path`` (the file ``<path>.lock``) for the body.
 
     A second writer of the same path, in another process or thread, waits for
-    the lock (saying once on stderr whom it waits for) at most ``timeout``
-    seconds, then fails with :class:`FileLockedError` naming the holder: its
+    the lock (after a second, it says once on stderr whom it waits for) at most
+    ``timeout`` seconds, then fails with :class:`FileLockedError` naming the holder: its
     pid, host, command and start time, which the holder writes to
     ``<path>.lock.info`` while it holds the lock. The lock is an operating-system
     lock on ``<path>.lock`` (:class:`filelock.FileLock`): it is released when
@@ -315,26 +314,27 @@ def file_lock(
         yield None
         return
     flock = FileLock(str(lock))
-    try:
-        flock.acquire(timeout=0)
+    quiet = _QUIET_WAIT_S if timeout is None else min(timeout, _QUIET_WAIT_S)
+    try:  # a short wait goes unannounced
+        flock.acquire(timeout=quiet)
     except Timeout:
         holder = _read_holder(lock)
-        wait = "for ever" if timeout is None else f"up to {timeout:g} s"
+        who = f"{what} {str(path)!r} is locked by "
+        left = None if timeout is None else timeout - quiet
         if timeout != 0:  # timeout 0: fail at once, without a waiting line
-            print(
-                f"{what} {str(path)!r} is locked by {_describe(holder)}; waiting {wait}",
-                file=sys.stderr,
-                flush=True,
-            )
+            wait = "for ever" if left is None else f"up to {left:g} s more"
+            name = holder.describe() if holder else "another process"
+            print(f"{who}{name}; waiting {wait}", file=sys.stderr, flush=True)
         try:
-            flock.acquire(timeout=-1 if timeout is None else timeout)
+            flock.acquire(timeout=-1 if left is None else left)
         except Timeout:
             holder = _read_holder(lock) or holder
+            name = holder.describe() if holder else "another process"
             waited = f" (waited {timeout:g} s)" if timeout else ""
             raise FileLockedError(
-                f"{what} {str(path)!r} is locked by {_describe(holder)}: another run "
-                f"is writing it{waited}. Wait for that run to finish "
-                f"and try again, or choose another path (lock file {str(lock)!r})"
+                f"{who}{name}: another run is writing it{waited}. Wait for that run "
+                "to finish and try again, or choose another path (lock file "
+                f"{str(lock)!r})"
             ) from None
     me = _new_holder()
     _HELD[key] = [flock, 0, me]

@@ -73,12 +73,12 @@ def _digest(table: pa.Table) -> str:
     return digest.hexdigest()
 
 
-def _load(cache_path: Path, sig: str) -> pd.DataFrame | None:
+def _load(cache_path: Path, sig: str, warn: bool = True) -> pd.DataFrame | None:
     """The cached index if it is current and intact; None to rebuild it.
 
     A cache of other files (another signature) is silently outdated; one that
     cannot be read or whose content hash does not match is corrupt: a warning
-    says so.
+    says so (when ``warn``).
     """
     if not cache_path.exists():
         return None
@@ -93,6 +93,8 @@ def _load(cache_path: Path, sig: str) -> pd.DataFrame | None:
         problem = "its content hash does not match its rows (the file is damaged)"
     except (OSError, ValueError, pa.ArrowException) as err:
         problem = f"it cannot be read ({err})"
+    if not warn:
+        return None
     warnings.warn(
         f"pool index cache {str(cache_path)!r} is not usable: {problem}; "
         "rebuilding it from the files",
@@ -119,10 +121,11 @@ def cached_index(
     The cache records the signature of the files it describes and a SHA-256 of
     its own rows; both are checked on every load. A cache of other files is
     rebuilt; a damaged one (unreadable, or rows that do not match the hash, e.g.
-    a flipped bit) is rebuilt with a warning, never trusted. A rebuilt index is
-    written atomically (temporary file, then rename) under the cache's lock
-    (``<cache>.lock``): a second process indexing the same folder waits for the
-    first and loads its result (after :data:`INDEX_LOCK_TIMEOUT_S` seconds it
+    a flipped bit) is rebuilt with a warning, never trusted. A current cache is
+    loaded without a lock (it is replaced atomically, so it is always whole); a
+    rebuilt index is written atomically (temporary file, then rename) under the
+    cache's lock (``<cache>.lock``): a second process indexing the same folder
+    waits for the first and loads its result (after :data:`INDEX_LOCK_TIMEOUT_S` seconds it
     indexes the folder in memory itself). Temporary files of a killed indexer
     are removed. A pool on read-only storage is indexed in memory every time.
 
@@ -134,6 +137,9 @@ def cached_index(
     Returns:
         The index.
     """
+    frame = _load(cache_path, sig, warn=False)
+    if frame is not None:
+        return frame
     try:
         with file_lock(cache_path, "pool index", INDEX_LOCK_TIMEOUT_S) as holder:
             frame = _load(cache_path, sig)
