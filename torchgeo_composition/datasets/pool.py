@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from typing import ClassVar
 
 import pandas as pd
 from torch import Tensor
@@ -37,9 +36,9 @@ class PoolDataset(NonGeoDataset, ABC):
     bands: tuple[str, ...] = ()
 
     #: Whether samples change with :meth:`set_epoch` (e.g. seasons drawn per
-    #: epoch). Data loaders then start fresh workers every epoch, so the workers
-    #: see the epoch.
-    varies_by_epoch: ClassVar[bool] = False
+    #: epoch; a subclass may set it per instance). Data loaders then start fresh
+    #: workers every epoch, so the workers see the epoch.
+    varies_by_epoch: bool = False
 
     @abstractmethod
     def index(self) -> pd.DataFrame:

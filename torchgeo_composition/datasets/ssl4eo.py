@@ -6,7 +6,7 @@ import os
 import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import ClassVar, Literal
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -85,7 +85,7 @@ class SSL4EOS12Pool(PoolDataset):
     """
 
     #: Samples change with :meth:`set_epoch` (other seasons every epoch).
-    varies_by_epoch: ClassVar[bool] = True
+    varies_by_epoch = True
 
     def __init__(
         self,
