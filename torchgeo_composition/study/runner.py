@@ -124,7 +124,10 @@ def lock_study_dir(root: str | Path) -> AbstractContextManager[object]:
     Returns:
         A context manager holding the lock.
     """
-    return file_lock(root, what="study directory", timeout=0)
+    folder = Path(root).resolve()
+    if not folder.name:  # the file system's root: lock inside it
+        folder = folder / ".study"
+    return file_lock(folder, what="study directory", timeout=0)
 
 
 def _check_claim(study: StudyConfig, root: Path, force: bool) -> None:
