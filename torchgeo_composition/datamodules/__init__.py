@@ -4,6 +4,7 @@ from ..sampling import build_manifest, stratified_index
 from .manifest_dataset import ManifestDataset
 from .raster import StratifiedRasterDataModule
 from .sampler import ShardedManifestSampler, shard_sizes
+from .streaming import StreamingStratifiedDataModule
 from .stratified import ContinentStratifiedDataModule
 from .synthetic_landcover import SyntheticLandCoverDataModule
 from .transforms import (
@@ -20,6 +21,7 @@ __all__ = [
     "SatMAENormalize",
     "ShardedManifestSampler",
     "StratifiedRasterDataModule",
+    "StreamingStratifiedDataModule",
     "SyntheticLandCoverDataModule",
     "batch_pipeline",
     "build_manifest",
