@@ -128,3 +128,13 @@ def test_bad_inputs(root: Path, tmp_path: Path) -> None:
         TerraMeshPool(
             odd, split="val", key_column="id", lon_column="x", lat_column="center_lat"
         )
+
+
+def test_parallel_threads_read_the_same_samples(root: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    pool = TerraMeshPool(root, split="val", bands=["B02"])
+    order = [i % len(pool) for i in range(4 * len(pool))]
+    with ThreadPoolExecutor(4) as executor:
+        values = list(executor.map(lambda i: pool[i]["image"][0, 0, 0].item(), order))
+    assert values == [pixel_value(1, i) for i in order]

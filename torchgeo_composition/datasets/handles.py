@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
@@ -11,27 +12,36 @@ __all__ = ["HandleCache"]
 
 
 class HandleCache:
-    """Keep the most recently used open files (or stores) of one process.
+    """Keep the most recently used open files (or stores) of one thread.
 
     Pools that read samples out of large files (Zarr zips, Parquet parts, tar
-    shards) open each file once and keep it, instead of opening it per sample. The
-    cache is emptied in a new process (a forked data-loader worker opens its own
-    files), and the least recently used handle is closed when more than
-    ``max_open`` are open.
+    shards) open each file once and keep it, instead of opening it per sample.
+    Handles are never shared: each thread (e.g. of a parallel pixel check) and
+    each process (a forked data-loader worker) opens its own, so no read ever
+    moves another's file position. The least recently used handle of a thread is
+    closed when it holds more than ``max_open``.
     """
 
     def __init__(self, max_open: int = 16) -> None:
         """Initialize a new HandleCache instance.
 
         Args:
-            max_open: Number of handles kept open at most.
+            max_open: Number of handles a thread keeps open at most.
         """
         self.max_open = max_open
-        self._pid = os.getpid()
-        self._handles: OrderedDict[str, Any] = OrderedDict()
+        self._local = threading.local()
+
+    def _handles(self) -> OrderedDict[str, Any]:
+        """This thread's handles (none after a fork: the parent's are not ours)."""
+        local = self._local
+        if getattr(local, "pid", None) != os.getpid():
+            local.pid = os.getpid()
+            local.handles = OrderedDict()
+        handles: OrderedDict[str, Any] = local.handles
+        return handles
 
     def get(self, key: str, opener: Callable[[], Any]) -> Any:
-        """Return the handle of ``key``, opening it with ``opener`` if needed.
+        """Return this thread's handle of ``key``, opening it with ``opener`` if needed.
 
         Args:
             key: The file's name (path or URL).
@@ -40,28 +50,24 @@ class HandleCache:
         Returns:
             The open handle.
         """
-        if os.getpid() != self._pid:
-            # a forked worker: the parent's handles are not ours to use or close
-            self._handles = OrderedDict()
-            self._pid = os.getpid()
-        handle = self._handles.get(key)
+        handles = self._handles()
+        handle = handles.get(key)
         if handle is not None:
-            self._handles.move_to_end(key)
+            handles.move_to_end(key)
             return handle
         handle = opener()
-        self._handles[key] = handle
-        while len(self._handles) > self.max_open:
-            _, old = self._handles.popitem(last=False)
+        handles[key] = handle
+        while len(handles) > self.max_open:
+            _, old = handles.popitem(last=False)
             _close(old)
         return handle
 
     def clear(self) -> None:
-        """Close every handle of this process."""
-        if os.getpid() == self._pid:
-            for handle in self._handles.values():
-                _close(handle)
-        self._handles = OrderedDict()
-        self._pid = os.getpid()
+        """Close this thread's handles."""
+        handles = self._handles()
+        for handle in handles.values():
+            _close(handle)
+        handles.clear()
 
     def __getstate__(self) -> dict[str, Any]:
         # handles do not travel to other processes (spawned workers, pickling)
