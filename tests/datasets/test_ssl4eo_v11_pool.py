@@ -193,3 +193,8 @@ def test_out_of_range_coordinates_name_the_table(tmp_path: Path) -> None:
         ValueError, match=r"val_metadata.parquet.*sample_id='0000001/0'"
     ):
         SSL4EOS12V11Pool(root, split="val")
+
+
+def test_only_drawn_timestamps_vary_by_epoch(root: Path) -> None:
+    assert SSL4EOS12V11Pool(root, split="val", timestamps="random").varies_by_epoch
+    assert not SSL4EOS12V11Pool(root, split="val").varies_by_epoch

@@ -142,6 +142,8 @@ class SSL4EOS12V11Pool(MetadataPool):
         self.timestamps = timestamps
         self.seed = int(seed)
         self.epoch = 0
+        # a drawn timestamp changes with the epoch: data loaders see set_epoch
+        self.varies_by_epoch = timestamps == "random"
         self.fill_value = float(fill_value)
         self.transforms = transforms
         self.all_bands = SSL4EO_V11_BANDS[modality]
