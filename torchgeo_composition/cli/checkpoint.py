@@ -154,3 +154,13 @@ class ResumableCheckpoint(ModelCheckpoint):
         super().on_validation_end(trainer, pl_module)
         if not self._should_save_on_train_epoch_end(trainer):
             self._save_last(trainer)
+
+    def on_train_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        """Write ``last.ckpt`` at the end of training (not after ``fast_dev_run``).
+
+        Args:
+            trainer: The trainer.
+            pl_module: The model.
+        """
+        if not getattr(trainer, "fast_dev_run", False):
+            super().on_train_end(trainer, pl_module)
