@@ -321,7 +321,7 @@ def file_lock(
         holder = _read_holder(lock)
         who = f"{what} {str(path)!r} is locked by "
         left = None if timeout is None else timeout - quiet
-        if timeout != 0:  # timeout 0: fail at once, without a waiting line
+        if left is None or left > 0:  # no waiting line when there is no wait
             wait = "for ever" if left is None else f"up to {left:g} s more"
             name = holder.describe() if holder else "another process"
             print(f"{who}{name}; waiting {wait}", file=sys.stderr, flush=True)

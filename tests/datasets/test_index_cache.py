@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import threading
 import warnings
 from pathlib import Path
 
@@ -11,7 +13,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from tests.data.chips import make_chip_folder
-from torchgeo_composition.datasets import ChipFolder
+from torchgeo_composition.datasets import ChipFolder, index_cache
+from torchgeo_composition.files import file_lock
 from torchgeo_composition.sampling import stratified_index
 
 CONTINENTS = ["europe", "south_america", "oceania"]
@@ -74,3 +77,31 @@ def test_unreadable_cache_is_rebuilt_with_a_warning(root: Path) -> None:
     cache.write_bytes(cache.read_bytes()[:100])
     with pytest.warns(UserWarning, match="cannot be read"):
         pd.testing.assert_frame_equal(ChipFolder(root).index(), truth)
+
+
+def test_a_second_indexer_waits_then_indexes_in_memory(
+    root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cache = root / ".tgc_index.parquet"
+    locked, done = threading.Event(), threading.Event()
+
+    def hold() -> None:  # another indexer of the same folder
+        with file_lock(cache, "pool index"):
+            locked.set()
+            done.wait()
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    locked.wait()
+    monkeypatch.setattr(index_cache, "INDEX_LOCK_TIMEOUT_S", 0.1)
+    try:
+        with pytest.warns(
+            UserWarning, match=rf"is locked by pid {os.getpid()}.*in memory"
+        ):
+            pool = ChipFolder(root)
+    finally:
+        done.set()
+        holder.join()
+    assert len(pool) == 6 and not cache.exists()  # built, but not written
+    ChipFolder(root)
+    assert cache.exists()  # the next one, alone, writes it
