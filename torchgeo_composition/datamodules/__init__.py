@@ -4,8 +4,8 @@ from ..sampling import build_manifest, stratified_index
 from .manifest_dataset import ManifestDataset
 from .raster import StratifiedRasterDataModule
 from .sampler import ShardedManifestSampler, shard_sizes
-from .streaming import StreamingStratifiedDataModule
 from .stratified import ContinentStratifiedDataModule
+from .streaming import StreamingStratifiedDataModule
 from .synthetic_landcover import SyntheticLandCoverDataModule
 from .transforms import (
     NORMALIZATIONS,
