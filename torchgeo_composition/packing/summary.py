@@ -84,10 +84,12 @@ class PackSummary:
         """Return the fields that decide the pack's content (not where it came from).
 
         Returns:
-            Everything but ``manifest_path``.
+            Everything but ``manifest_path`` and ``pool`` (the pool's class name;
+            its contents are identified by ``pool_fingerprint``).
         """
         data = self.to_dict()
         data.pop("manifest_path")
+        data.pop("pool")
         return data
 
     def to_dict(self) -> dict[str, Any]:

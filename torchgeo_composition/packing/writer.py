@@ -5,8 +5,8 @@ with :func:`litdata.optimize` (``num_workers`` processes, samples in a seeded
 random order, images in their integer data type), to a folder or an object-store
 URL. The pack's summary (``pack.json``) is written last; ``pack.partial.json``
 marks the pack while it is written, so that the same command run again resumes
-it (finished strata are kept; on a local disk an unfinished stratum continues
-from LitData's checkpoints) and another command is refused.
+it (finished strata are kept, an unfinished one is written again) and another
+command is refused.
 """
 
 from __future__ import annotations
@@ -252,32 +252,28 @@ def _prepare_output(
 def _write_stratum(
     job: PackSample, location: str, workers: int, chunk_bytes: str, options: Any
 ) -> None:
-    """Write (or continue writing) one stratum with LitData."""
+    """Write one stratum with LitData, from scratch (an unfinished one is removed).
+
+    LitData's own checkpoints (``use_checkpoint``) can repeat samples when a
+    writer is killed between a chunk and its checkpoint, so an unfinished
+    stratum is written again as a whole.
+    """
     from litdata import optimize
 
-    remote = store.is_remote(location)
-    if remote:  # LitData resumes only local writes: start the stratum again
-        store.remove_tree(location, options)
-    kwargs: dict[str, Any] = {
-        "output_dir": location,
-        "chunk_bytes": chunk_bytes,
-        "num_workers": min(workers, len(job.rows)),
-        "start_method": _start_method(),
-        "keep_data_ordered": True,
-        "reorder_files": False,
-        "use_checkpoint": not remote,
-        "verbose": False,
-        "storage_options": options,
-    }
+    store.remove_tree(location, options)
     with _private_cache():
-        try:
-            optimize(job, list(range(len(job.rows))), **kwargs)
-        except ValueError as err:
-            if "checkpoint" not in str(err):
-                raise
-            # checkpoints of another worker count: write the stratum again
-            store.remove_tree(location, options)
-            optimize(job, list(range(len(job.rows))), **kwargs)
+        optimize(
+            job,
+            list(range(len(job.rows))),
+            output_dir=location,
+            chunk_bytes=chunk_bytes,
+            num_workers=min(workers, len(job.rows)),
+            start_method=_start_method(),
+            keep_data_ordered=True,
+            reorder_files=False,
+            verbose=False,
+            storage_options=options,
+        )
 
 
 def pack(
@@ -300,8 +296,7 @@ def pack(
     ``stratum``. ``pack.json`` (see :class:`PackSummary`) is written last.
 
     Running the same call again after an interruption resumes: finished strata
-    are kept; an unfinished one continues from LitData's checkpoints on a local
-    disk and is written again on an object store. A finished pack of the same
+    are kept and an unfinished one is written again. A finished pack of the same
     manifest, pool and settings is left as it is.
 
     Args:
