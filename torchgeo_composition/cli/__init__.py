@@ -59,6 +59,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "torchgeo_composition.commands.compose:main",
         "build a stratified pretraining set: manifest, summary, map",
     ),
+    "pack": (
+        "torchgeo_composition.commands.pack:main",
+        "write a manifest's samples as a streamable pack (folder or s3://)",
+    ),
     "diversity": (
         "torchgeo_composition.commands.diversity:main",
         "spectral-entropy report of a pretraining set: JSON, Markdown, plots",
