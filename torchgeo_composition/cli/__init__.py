@@ -174,11 +174,12 @@ def _run_lightning(argv: list[str] | None, debug: bool) -> int:
     try:
         lightning_main(argv)
     except SIGTERMException:
-        end_distributed(barrier=False)
+        end_distributed(barrier=False)  # every rank stops after the same step
         print("stopped by SIGTERM; continue with --ckpt_path last", file=sys.stderr)
         return SIGTERM_EXIT
     except _INPUT as err:
-        end_distributed(barrier=False)
+        # no end_distributed here: the other ranks may be inside a collective,
+        # and destroying the group then can wait for them forever
         if debug:
             traceback.print_exc()
         choice = re.search(r"subcommand: invalid choice: '([^']*)'", str(err))
