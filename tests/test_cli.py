@@ -55,3 +55,26 @@ def test_callbacks_config_keeps_the_checkpoint_section(
         "torchgeo_composition.callbacks.SpectralEntropyMonitor",
         "torchgeo_composition.callbacks.CompositionSummary",
     ]
+
+
+def test_lightning_tips_and_srun_warning_are_quiet(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+    recwarn: pytest.WarningsRecorder,
+) -> None:
+    from tests.cli.tiny import tiny_config
+
+    # an srun on PATH, but no Slurm job: Lightning would warn that srun is unused
+    srun = tmp_path / "bin" / "srun"
+    srun.parent.mkdir()
+    srun.write_text("#!/bin/sh\n")
+    srun.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{srun.parent}:{__import__('os').environ['PATH']}")
+    monkeypatch.delenv("SLURM_JOB_ID", raising=False)
+    config = tiny_config(tmp_path / "fit.yaml", tmp_path / "run", logger=True)
+    assert cli.main(["fit", "--config", str(config), "--trainer.fast_dev_run=1"]) == 0
+    out = capsys.readouterr()
+    assert "Tip" not in out.out + out.err + caplog.text
+    assert not [w for w in recwarn if "srun" in str(w.message)]
