@@ -7,7 +7,9 @@ quotas; :func:`write_manifest` / :func:`read_manifest` save and load it
 reproducibly. :class:`StratifiedGeoSampler` applies a composition to patches of
 a TorchGeo ``GeoDataset``. :func:`build_manifest` draws a set from a pool (anything
 with an ``index()``, :class:`PoolLike`) and :func:`compose` also writes its
-manifest, summary and map.
+manifest, summary and map. Strata are continents, the regions of any region
+layer, or the values of a metadata column of the pool (``stratify_by``);
+``filters`` (:func:`apply_filters`) keep only some of the pool's samples.
 """
 
 from __future__ import annotations
@@ -15,7 +17,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .build import ComposedSet, build_manifest, compose, map_path_for, stratified_index
-from .composition import PRESETS, Composition, list_presets, register_preset
+from .composition import (
+    PRESETS,
+    Composition,
+    StrataNames,
+    list_presets,
+    register_preset,
+)
+from .filters import FILTER_OPERATORS, Filters, apply_filters
 from .manifest import (
     LOCK_TIMEOUT_S,
     MANIFEST_SUFFIXES,
@@ -44,11 +53,13 @@ from .selection import (
     ShortfallPolicy,
     select,
 )
+from .strata import ColumnStrata
 
 if TYPE_CHECKING:
     from .geosampler import StratifiedGeoSampler
 
 __all__ = [
+    "FILTER_OPERATORS",
     "INDEX_COLUMNS",
     "LOCK_TIMEOUT_S",
     "MANIFEST_COLUMNS",
@@ -57,13 +68,17 @@ __all__ = [
     "PRESETS",
     "SHORTFALL_POLICIES",
     "UNASSIGNED",
+    "ColumnStrata",
     "ComposedSet",
     "Composition",
+    "Filters",
     "ManifestMismatchError",
     "PoolLike",
     "Selection",
     "ShortfallPolicy",
+    "StrataNames",
     "StratifiedGeoSampler",
+    "apply_filters",
     "build_manifest",
     "check_manifest_matches",
     "compose",

@@ -8,28 +8,24 @@ the ``compose`` command and the study run.
 from __future__ import annotations
 
 import os
-import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import NamedTuple
 
-import pandas as pd
-
 from ..files import ensure_writable_dir
-from ..geography import RegionLayer, continent_layer
+from ..geography import RegionLayer
 from .composition import Composition
+from .filters import Filters
 from .manifest import (
     LOCK_TIMEOUT_S,
-    ManifestMismatchError,
-    check_manifest_matches,
     manifest_lock,
-    read_manifest,
     summary_path,
     write_manifest,
 )
-from .pool import STRATUM, PoolLike, pool_fingerprint
+from .pool import PoolLike
+from .prepare import draw, prepare_selection, reuse_manifest, stratified_index
 from .report import plot_selection_map
-from .selection import SHORTFALL_POLICIES, Selection, ShortfallPolicy, select
+from .selection import Selection, ShortfallPolicy
 
 __all__ = [
     "ComposedSet",
@@ -38,80 +34,6 @@ __all__ = [
     "map_path_for",
     "stratified_index",
 ]
-
-
-def stratified_index(pool: PoolLike, layer: RegionLayer | None = None) -> pd.DataFrame:
-    """Return the pool index with a ``stratum`` column (``None`` = unassigned).
-
-    Args:
-        pool: The pool.
-        layer: Region layer assigning strata; ``None`` = continents.
-
-    Returns:
-        The pool index plus ``stratum``.
-    """
-    regions = layer if layer is not None else continent_layer()
-    index = pool.index()
-    strata = regions.assign(index["lon"].to_numpy(), index["lat"].to_numpy())
-    return index.assign(**{STRATUM: strata})
-
-
-def _prepare(
-    pool: PoolLike,
-    composition: str | Mapping[str, float] | Composition,
-    layer: RegionLayer | None,
-    on_shortfall: str,
-) -> tuple[Composition, pd.DataFrame]:
-    """Validate the policy, resolve the composition and stratify the pool index."""
-    if on_shortfall not in SHORTFALL_POLICIES:
-        raise ValueError(
-            f"on_shortfall {on_shortfall!r} is not valid; valid choices are "
-            f"{list(SHORTFALL_POLICIES)}"
-        )
-    regions = layer if layer is not None else continent_layer()
-    comp = (
-        composition
-        if isinstance(composition, Composition)
-        else Composition(composition, layer=regions)
-    )
-    return comp, stratified_index(pool, regions)
-
-
-def _reuse(
-    path: str | os.PathLike[str],
-    index: pd.DataFrame,
-    comp: Composition,
-    num_samples: int,
-    seed: int,
-    on_shortfall: str,
-) -> Selection | None:
-    """The saved manifest at ``path`` if it matches, None to build a new one.
-
-    The caller holds the manifest's lock. A manifest without its summary, or
-    whose summary does not belong to it, is never used: a warning says so and
-    None asks for a new selection. One built from other arguments is refused.
-    """
-    if not Path(path).exists():
-        return None
-    try:
-        manifest, summary = read_manifest(path)
-    except (ManifestMismatchError, FileNotFoundError) as err:
-        warnings.warn(
-            f"{err}. Not reusing it: building the manifest {str(path)!r} again",
-            stacklevel=3,
-        )
-        return None
-    check_manifest_matches(
-        summary,
-        pool_fingerprint(index),
-        composition=comp,
-        num_samples=num_samples,
-        seed=seed,
-        on_shortfall=on_shortfall,
-        source=path,
-    )
-    _check_strata(manifest, index, path)
-    return Selection(manifest, summary)
 
 
 def build_manifest(
@@ -123,15 +45,19 @@ def build_manifest(
     layer: RegionLayer | None = None,
     on_shortfall: ShortfallPolicy = "error",
     lock_timeout: float | None = LOCK_TIMEOUT_S,
+    stratify_by: str | None = None,
+    filters: Filters | None = None,
 ) -> Selection:
     """Select a stratified pretraining set from a pool, or reuse a saved one.
 
-    The pool index gets a stratum per sample from ``layer`` (continents by
-    default); :func:`~torchgeo_composition.sampling.select` then draws the set. If
+    The pool index is filtered (``filters``), then gets a stratum per sample from
+    ``layer`` (continents by default) or from the metadata column ``stratify_by``;
+    :func:`~torchgeo_composition.sampling.select` then draws the set. If
     ``manifest_path`` names an existing manifest, it is reused only if it was built
-    from this pool (same pool fingerprint) with the same composition, budget, seed
-    and shortfall policy, and every sample still falls in the stratum it was
-    selected for; otherwise a :class:`ValueError` says what differs. A manifest
+    from this pool (same pool fingerprint) with the same composition, budget, seed,
+    shortfall policy, ``stratify_by`` and ``filters``, and every sample still
+    passes the filters and falls in the stratum it was selected for; otherwise a
+    :class:`ValueError` says what differs. A manifest
     whose summary is missing or does not belong to it (the summary's
     ``manifest_sha256`` differs, e.g. after a run killed between writing the
     two) is never reused: a warning says so and it is built again. A new
@@ -154,9 +80,16 @@ def build_manifest(
             stratum holds fewer samples than its quota.
         lock_timeout: Seconds to wait for another process writing
             ``manifest_path``; ``None`` waits for ever.
+        stratify_by: A metadata column of the pool index whose values are the
+            strata (e.g. ``"category"``) instead of continents or ``layer``'s
+            regions; the composition then names its values.
+        filters: Keep only the samples passing these filters before drawing:
+            ``{column: condition}`` (e.g. ``{"cloud_cover": "< 10"}``) or a pandas
+            query string (see :mod:`~torchgeo_composition.sampling.filters`).
 
     Returns:
-        The selection (manifest and summary).
+        The selection (manifest and summary; the summary records
+        ``stratify_by`` and ``filters`` when given).
 
     Raises:
         ValueError: For invalid arguments, an unresolvable shortfall, or a saved
@@ -164,36 +97,19 @@ def build_manifest(
         FileLockedError: If another process still writes ``manifest_path``
             after ``lock_timeout`` seconds (the message names it).
     """
-    comp, index = _prepare(pool, composition, layer, on_shortfall)
+    prepared = prepare_selection(
+        pool, composition, layer, on_shortfall, stratify_by, filters
+    )
     if manifest_path is None:
-        return select(index, comp, num_samples, seed=seed, on_shortfall=on_shortfall)
+        return draw(prepared, num_samples, seed, on_shortfall)
     with manifest_lock(manifest_path, lock_timeout):
-        selection = _reuse(manifest_path, index, comp, num_samples, seed, on_shortfall)
+        selection = reuse_manifest(
+            manifest_path, prepared, num_samples, seed, on_shortfall
+        )
         if selection is None:
-            selection = select(
-                index, comp, num_samples, seed=seed, on_shortfall=on_shortfall
-            )
+            selection = draw(prepared, num_samples, seed, on_shortfall)
             write_manifest(selection, manifest_path, lock_timeout)
         return selection
-
-
-def _check_strata(
-    manifest: pd.DataFrame, index: pd.DataFrame, source: str | os.PathLike[str]
-) -> None:
-    """Raise if a saved manifest's strata disagree with the current region layer."""
-    current = index.drop_duplicates("sample_id").set_index("sample_id")[STRATUM]
-    now = current.reindex(manifest["sample_id"]).to_numpy()
-    saved = manifest[STRATUM].to_numpy()
-    stratified = pd.notna(pd.Series(now)).to_numpy()
-    differ = stratified & (now.astype(str) != saved.astype(str))
-    if differ.any():
-        i = int(differ.argmax())
-        raise ValueError(
-            f"manifest {str(source)!r} assigns sample {manifest['sample_id'].iat[i]!r} "
-            f"to stratum {saved[i]!r} but the current regions give {now[i]!r}; it was "
-            "built with another region layer. Delete the manifest or choose another "
-            "manifest path to build a new one"
-        )
 
 
 class ComposedSet(NamedTuple):
@@ -238,6 +154,8 @@ def compose(
     title: str | None = None,
     check_pixels: bool = False,
     lock_timeout: float | None = LOCK_TIMEOUT_S,
+    stratify_by: str | None = None,
+    filters: Filters | None = None,
 ) -> ComposedSet:
     """Build a stratified pretraining set and write its manifest, summary and map.
 
@@ -269,6 +187,12 @@ def compose(
             cannot be read or has no valid pixel (the pool's ``check_pixels``).
         lock_timeout: Seconds to wait for another process writing
             ``manifest_path``; ``None`` waits for ever.
+        stratify_by: A metadata column of the pool index whose values are the
+            strata (e.g. ``category``) instead of continents or ``layer``'s
+            regions; the composition then names its values.
+        filters: Keep only the samples passing these filters before drawing:
+            ``{column: condition}`` (e.g. ``{cloud_cover: "< 10"}``) or a pandas
+            query string such as ``"cloud_cover < 10 and nodata == 0"``.
 
     Returns:
         The selection and the paths of the manifest, summary and map.
@@ -284,18 +208,18 @@ def compose(
     png = Path(map_path) if map_path is not None else map_path_for(manifest_path)
     ensure_writable_dir(manifest_path, "manifest_path")
     ensure_writable_dir(png, "map_path")
-    comp, index = _prepare(pool, composition, layer, on_shortfall)
+    prepared = prepare_selection(
+        pool, composition, layer, on_shortfall, stratify_by, filters
+    )
     with manifest_lock(manifest_path, lock_timeout):
         selection = None
         if not overwrite:
-            selection = _reuse(
-                manifest_path, index, comp, num_samples, seed, on_shortfall
+            selection = reuse_manifest(
+                manifest_path, prepared, num_samples, seed, on_shortfall
             )
         fresh = selection is None
         if selection is None:
-            selection = select(
-                index, comp, num_samples, seed=seed, on_shortfall=on_shortfall
-            )
+            selection = draw(prepared, num_samples, seed, on_shortfall)
         if check_pixels:
             _check_pixels(pool, selection)
         if fresh:

@@ -5,20 +5,37 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from numbers import Real
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal, Protocol
 
 from ..geography import CONTINENTS, INHABITED, normalize_continent
-
-if TYPE_CHECKING:
-    from ..geography import RegionLayer
 
 __all__ = [
     "PRESETS",
     "Composition",
     "CompositionKind",
+    "StrataNames",
     "list_presets",
     "register_preset",
 ]
+
+
+class StrataNames(Protocol):
+    """What a composition needs of its strata: their names.
+
+    A :class:`~torchgeo_composition.geography.RegionLayer` is one, and so are the
+    strata of a metadata column
+    (:class:`~torchgeo_composition.sampling.strata.ColumnStrata`).
+    """
+
+    @property
+    def is_continents(self) -> bool:
+        """Whether the strata are the continents (aliases accepted)."""
+        ...
+
+    def normalize(self, name: str) -> str:
+        """Return the stratum a name refers to (raise ValueError if none)."""
+        ...
+
 
 #: Presets that are not a single continent.
 SPECIAL_PRESETS: tuple[str, ...] = ("global", "proportional", "uniform")
@@ -110,7 +127,7 @@ def _check_weight(key: str, value: object) -> float:
 
 
 def _normalize_keys(
-    spec: Mapping[str, Any], layer: RegionLayer | None
+    spec: Mapping[str, Any], layer: StrataNames | None
 ) -> dict[str, float]:
     """Normalise the keys of a ``{stratum: weight}`` mapping.
 
@@ -178,15 +195,15 @@ class Composition:
     def __init__(
         self,
         spec: str | Mapping[str, float] | Composition,
-        layer: RegionLayer | None = None,
+        layer: StrataNames | None = None,
     ) -> None:
         """Initialize a new Composition instance.
 
         Args:
             spec: preset name, mapping ``{stratum: weight}``, or another Composition.
-            layer: region layer whose values the mapping keys name (aliases resolved
-                with :meth:`RegionLayer.normalize`); None for continents or plain
-                strata.
+            layer: region layer (or metadata column strata) whose values the
+                mapping keys name (aliases resolved with its ``normalize``); None
+                for continents or plain strata.
 
         Raises:
             ValueError: for an unknown preset or continent, a negative, non-finite or
@@ -219,7 +236,7 @@ class Composition:
         self.name = "custom"
         self._weights = {key: raw[key] / total for key in sorted(raw)}
 
-    def _init_preset(self, spec: str, layer: RegionLayer | None) -> None:
+    def _init_preset(self, spec: str, layer: StrataNames | None) -> None:
         """Set up a preset composition from its name (or a stratum name)."""
         key = spec.strip().lower().replace("-", "_")
         if layer is not None and not layer.is_continents and key not in SPECIAL_PRESETS:
