@@ -32,6 +32,7 @@ from .measure import (
 )
 from .measurements import EntropyMeasurements, Measurements, measure
 from .plots import plot_band_entropy, plot_correlation, plot_stratum_distributions
+from .recipes import DEFAULT_RECIPE, RECIPES, EntropyRecipe, get_recipe
 from .report import (
     QUANTILES,
     PredictSource,
@@ -44,14 +45,17 @@ from .report import (
 from .spectral import SpectralEntropy
 
 __all__ = [
+    "DEFAULT_RECIPE",
     "MEASURES",
     "METHODS",
     "QUANTILES",
+    "RECIPES",
     "UNIT_RANGE",
     "CorrelationReport",
     "CorrelationResult",
     "DiversityMeasure",
     "EntropyMeasurements",
+    "EntropyRecipe",
     "Measurements",
     "PredictSource",
     "SpectralEntropy",
@@ -63,6 +67,7 @@ __all__ = [
     "correlation_table",
     "create_measure",
     "diversity_report",
+    "get_recipe",
     "list_measures",
     "measure",
     "plot_band_entropy",

@@ -24,6 +24,8 @@ import torch
 from scipy import stats
 from torch import Tensor
 
+from .recipes import get_recipe
+
 __all__ = ["categorical_entropy", "spectral_entropy"]
 
 #: Number of values processed per block on CPU. The flattened (sample, band) rows
@@ -145,6 +147,7 @@ def spectral_entropy(
     value_range: tuple[float, float] | None = UNIT_RANGE,
     mask: Tensor | None = None,
     reduction: Literal["mean", "none"] = "mean",
+    recipe: str | None = None,
 ) -> Tensor:
     """Per-sample spectral entropy in nats (definition in the module docstring).
 
@@ -169,6 +172,11 @@ def spectral_entropy(
             every band.
         reduction: ``"mean"`` returns the mean over bands, shape (B,); ``"none"``
             returns one entropy per band, shape (B, C).
+        recipe: Name of an entropy recipe
+            (:data:`~torchgeo_composition.diversity.recipes.RECIPES`), which sets
+            ``bins`` and ``value_range`` (leave those at their defaults); the
+            images must already be prepared as the recipe says (``olmoearth``:
+            raw digital numbers; ``default``: SatMAE-normalised).
 
     Returns:
         Float tensor of shape (B,) or (B, C) on the images' device (float64 for
@@ -180,9 +188,18 @@ def spectral_entropy(
     Raises:
         ValueError: If ``images`` is not a 4-D real tensor, ``bins`` < 2, the
             range is empty, inverted, non-finite or missing for integer images, the
-            mask is not boolean or its shape does not match, or ``reduction`` is
-            unknown.
+            mask is not boolean or its shape does not match, ``reduction`` is
+            unknown, or ``recipe`` is unknown or given with ``bins`` or
+            ``value_range``.
     """
+    if recipe is not None:
+        if bins != 32 or value_range is not UNIT_RANGE:
+            raise ValueError(
+                f"recipe={recipe!r} sets bins and value_range; leave them at their "
+                f"defaults (got bins={bins!r}, value_range={value_range!r})"
+            )
+        chosen = get_recipe(recipe)
+        bins, value_range = chosen.bins, chosen.value_range
     if not isinstance(images, Tensor):
         raise ValueError(f"images must be a torch.Tensor; got {type(images).__name__}")
     if images.ndim != 4:

@@ -10,6 +10,7 @@ from torch import Tensor
 
 from .entropy import UNIT_RANGE, spectral_entropy
 from .measure import DiversityMeasure, register_measure
+from .recipes import get_recipe
 
 __all__ = ["SpectralEntropy"]
 
@@ -38,6 +39,7 @@ class SpectralEntropy(DiversityMeasure):
         self,
         bins: int = 32,
         value_range: tuple[float, float] | None = UNIT_RANGE,
+        recipe: str | None = None,
         **kwargs: Any,
     ) -> None:
         """Initialize a new SpectralEntropy instance.
@@ -48,12 +50,25 @@ class SpectralEntropy(DiversityMeasure):
                 the images: ``(0, 1)`` suits SatMAE-normalised images, e.g.
                 ``(-3, 3)`` standardised ones. Integer images need a declared
                 range; ``None`` means the full range of their dtype.
+            recipe: Name of an entropy recipe (``default``, ``olmoearth``; see
+                :mod:`~torchgeo_composition.diversity.recipes`) that sets ``bins``
+                and ``value_range`` (leave them at their defaults); the images
+                must be prepared as it says.
             **kwargs: Options of :class:`~torchmetrics.Metric`.
 
         Raises:
-            ValueError: If ``bins`` or ``value_range`` is invalid.
+            ValueError: If ``bins``, ``value_range`` or ``recipe`` is invalid, or
+                ``recipe`` is given with ``bins`` or ``value_range``.
         """
         super().__init__(**kwargs)
+        if recipe is not None:
+            if bins != 32 or value_range is not UNIT_RANGE:
+                raise ValueError(
+                    f"recipe={recipe!r} sets bins and value_range; leave them at "
+                    f"their defaults (got bins={bins!r}, value_range={value_range!r})"
+                )
+            chosen = get_recipe(recipe)
+            bins, value_range = chosen.bins, chosen.value_range
         # Validate now rather than at the first batch (None needs integer images).
         probe = torch.zeros(
             1, 1, 1, 1, dtype=torch.uint8 if value_range is None else None
@@ -61,6 +76,7 @@ class SpectralEntropy(DiversityMeasure):
         spectral_entropy(probe, bins, value_range)
         self.bins = bins
         self.value_range = value_range
+        self.recipe = recipe
 
     def per_sample(self, images: Tensor) -> Tensor:
         """Return the spectral entropy of each sample.
@@ -86,9 +102,12 @@ class SpectralEntropy(DiversityMeasure):
 
     @property
     def settings(self) -> dict[str, Any]:
-        """``bins`` and ``value_range``."""
+        """``bins`` and ``value_range`` (and ``recipe`` when one was named)."""
         value_range = None if self.value_range is None else list(self.value_range)
-        return {"bins": self.bins, "value_range": value_range}
+        out: dict[str, Any] = {"bins": self.bins, "value_range": value_range}
+        if self.recipe is not None:
+            out["recipe"] = self.recipe
+        return out
 
     @property
     def upper_bound(self) -> float:
