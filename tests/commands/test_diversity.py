@@ -109,7 +109,7 @@ def test_fit_config_datamodule(pool_root: Path, tmp_path: Path) -> None:
     ("extra", "match"),
     [
         ([], "exactly one of data"),
-        (["--manifest_path", "missing.parquet"], "does not exist"),
+        (["--manifest_path", "{tmp}/missing.parquet"], "does not exist"),
         (["--num_samples", "99"], "num_samples"),
         (["--bins", "1"], "bins"),
         (["--value_range", "[1.0, 0.0]"], "inverted"),
@@ -123,9 +123,11 @@ def test_bad_input(
     match: str,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
+    extra = [a.replace("{tmp}", str(tmp_path)) for a in extra]
     args = ([] if not extra else _pool_args(pool_root)) + extra
     assert main([*args, "--out_dir", str(tmp_path / "r")]) == 2
     assert match in capsys.readouterr().err
+    assert not list(tmp_path.glob("*.lock"))  # nothing written for a missing file
 
 
 def test_fit_config_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -20,19 +20,23 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
+import numpy as np
 import yaml
 from jsonargparse import ArgumentParser, Namespace
 
 from ..datamodules import ContinentStratifiedDataModule
+from ..datamodules.entropy_index import build_entropy_index, entropy_index_path
 from ..datamodules.pool_source import PoolSource
 from ..datasets import PoolDataset
 from ..diversity import (
+    DEFAULT_RECIPE,
     MEASURES,
     DiversityMeasure,
     PredictSource,
     SpectralEntropy,
     composition_recipe,
     diversity_report,
+    get_recipe,
     to_markdown,
 )
 from ..geography import RegionLayer
@@ -61,6 +65,8 @@ def diversity(
     num_workers: int = 0,
     device: str = "cpu",
     nodata: float | Literal["pool"] | None = "pool",
+    entropy_recipe: str | None = None,
+    index: bool = False,
 ) -> tuple[dict[str, Any], dict[str, Path]]:
     """Measure a pretraining set and write its diversity report.
 
@@ -95,6 +101,14 @@ def diversity(
             :class:`~torchgeo_composition.datasets.ChipFolder` gives nodata, NaN
             and infinite pixels) when it has one; ``None``: only NaN pixels are
             missing. Samples without any valid pixel are counted as ``empty``.
+        entropy_recipe: Entropy recipe (``default`` or ``olmoearth``, see
+            :mod:`~torchgeo_composition.diversity.recipes`) of the spectral
+            entropy, which then sets ``bins``, ``value_range`` and
+            ``normalization``; ``None`` = ``default`` with those arguments.
+        index: Build (or reuse) the pool entropy index of ``pool`` instead of a
+            report: the spectral entropy of every sample, stored beside the
+            pool's index (see
+            :mod:`~torchgeo_composition.datamodules.entropy_index`).
 
     Returns:
         The report and the written paths.
@@ -104,6 +118,16 @@ def diversity(
             argument is invalid.
         FileNotFoundError: If ``manifest_path`` does not exist.
     """
+    if index:
+        return _entropy_index(pool, entropy_recipe, batch_size, num_workers, bands)
+    if entropy_recipe is not None:
+        if measures is not None or bins != 32 or tuple(value_range) != (0.0, 1.0):
+            raise ValueError(
+                f"entropy_recipe={entropy_recipe!r} sets bins and value_range of "
+                "the spectral entropy; leave bins, value_range and measures unset"
+            )
+        measures = [SpectralEntropy(recipe=entropy_recipe)]
+        normalization = get_recipe(entropy_recipe).normalization
     if (data is None) == (pool is None):
         raise ValueError(
             "give exactly one of data (a datamodule) or pool; got "
@@ -149,6 +173,35 @@ def diversity(
     )
 
 
+def _entropy_index(
+    pool: PoolDataset | None,
+    recipe: str | None,
+    batch_size: int,
+    num_workers: int,
+    bands: list[str] | None,
+) -> tuple[dict[str, Any], dict[str, Path]]:
+    """Build (or reuse) the pool entropy index; return its summary and path."""
+    if pool is None:
+        raise ValueError(
+            "index builds the entropy index of a pool; give --pool (and its "
+            "--pool.root)"
+        )
+    name = recipe or DEFAULT_RECIPE
+    frame = build_entropy_index(
+        pool, name, batch_size=batch_size, num_workers=num_workers, bands=bands
+    )
+    values = frame["spectral_entropy"].to_numpy(dtype=float)
+    summary = {
+        "entropy_index": {
+            "recipe": name,
+            "samples": len(frame),
+            "empty": int(frame["is_empty"].sum()),
+            "mean": float(np.nanmean(values)) if len(values) else math.nan,
+        }
+    }
+    return summary, {"index": entropy_index_path(pool, name)}
+
+
 def _nodata(nodata: float | str | None, pool: Any) -> float | None:
     """The nodata value: given, or the pool's ``fill_value`` for ``"pool"``."""
     if nodata != "pool":
@@ -164,6 +217,11 @@ def _nodata(nodata: float | str | None, pool: Any) -> float | None:
 
 def _summary(manifest_path: str) -> dict[str, Any]:
     """Read (and so check) the manifest; return its summary."""
+    if not Path(manifest_path).is_file():
+        raise FileNotFoundError(
+            f"manifest_path={manifest_path!r} does not exist; give a manifest "
+            "written by compose"
+        )
     try:
         _, summary = read_manifest(manifest_path)
     except (OSError, ValueError) as err:
@@ -216,7 +274,14 @@ def build_parser() -> ArgumentParser:
 
 def _show(result: tuple[dict[str, Any], dict[str, Path]]) -> None:
     report, paths = result
-    print(to_markdown(report), end="")
+    if "entropy_index" in report:
+        info = report["entropy_index"]
+        print(
+            f"entropy index ({info['recipe']}): {info['samples']} samples, "
+            f"{info['empty']} without valid pixels, mean {info['mean']:.4f} nats"
+        )
+    else:
+        print(to_markdown(report), end="")
     for kind, path in paths.items():
         print(f"{kind + ':':<12}{path}")
 
@@ -233,12 +298,22 @@ def main(argv: Sequence[str]) -> int:
     return run_command(
         build_parser(),
         diversity,
-        argv,
+        _bare_index(argv),
         _show,
         prepare=_fit_config,
         outputs={"out_dir": "diversity.json"},
         hints={"measures": _measures_hint()},
     )
+
+
+def _bare_index(argv: Sequence[str]) -> list[str]:
+    """Read a bare ``--index`` (no value after it) as ``--index true``."""
+    out = list(argv)
+    for i, arg in enumerate(out):
+        if arg == "--index" and (i + 1 == len(out) or out[i + 1].startswith("--")):
+            out.insert(i + 1, "true")
+            break
+    return out
 
 
 def _measures_hint() -> str:
