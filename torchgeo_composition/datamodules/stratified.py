@@ -15,7 +15,7 @@ from torchgeo.datamodules import NonGeoDataModule
 
 from ..datasets import PoolDataset
 from ..geography import RegionLayer
-from ..sampling import UNASSIGNED, ShortfallPolicy, build_manifest
+from ..sampling import UNASSIGNED, Filters, ShortfallPolicy, build_manifest
 from .channels import select_channels
 from .manifest_dataset import ManifestDataset
 from .sampler import ShardedManifestSampler
@@ -31,6 +31,11 @@ class ContinentStratifiedDataModule(NonGeoDataModule):
     ``pool`` with the given ``composition`` (see
     :func:`~torchgeo_composition.datamodules.build_manifest`), then splits it into
     train and validation sets, stratum by stratum, deterministically from ``seed``.
+
+    Strata are continents, the regions of ``layer``, or the values of a metadata
+    column of the pool (``stratify_by``, e.g. FMoW-Sentinel's ``category``);
+    ``filters`` (e.g. ``{cloud_cover: "< 10"}``) keep only some of the pool's
+    samples before the set is drawn.
 
     Batches are dicts with ``image`` (B, C, H, W) float, ``lon``, ``lat`` (B,) and
     ``continent`` (list of B strata). On the device (TorchGeo's
@@ -76,6 +81,8 @@ class ContinentStratifiedDataModule(NonGeoDataModule):
         min_scale: float = 0.2,
         augment: bool = True,
         check_pixels: bool = False,
+        stratify_by: str | None = None,
+        filters: Filters | None = None,
     ) -> None:
         """Initialize a new ContinentStratifiedDataModule instance.
 
@@ -107,6 +114,12 @@ class ContinentStratifiedDataModule(NonGeoDataModule):
             check_pixels: In ``setup``, read every selected sample once (in
                 parallel threads) and refuse to go on, naming every file that
                 cannot be read, has no valid pixel or has another shape.
+            stratify_by: A metadata column of the pool index (e.g.
+                ``category``) whose values are the strata instead of continents
+                or ``layer``'s regions; ``composition`` then names its values.
+            filters: Draw only from the samples passing these filters:
+                ``{column: condition}`` (e.g. ``{cloud_cover: "< 10"}``) or a
+                pandas query string (e.g. ``"cloud_cover < 10 and nodata == 0"``).
 
         Raises:
             ValueError: If an argument is invalid (the message names it, the bad
@@ -162,6 +175,8 @@ class ContinentStratifiedDataModule(NonGeoDataModule):
             manifest_path=hp["manifest_path"],
             layer=self.layer,
             on_shortfall=hp["on_shortfall"],
+            stratify_by=hp["stratify_by"],
+            filters=hp["filters"],
         )
         self.manifest = selection.manifest.reset_index(drop=True)
         self.summary = selection.summary
