@@ -264,7 +264,10 @@ class StreamingStratifiedDataModule(NonGeoDataModule):
         """
         from litdata import StreamingDataLoader
 
-        dataset = self._valid_attribute(f"{split}_dataset", "dataset")
+        # not TorchGeo's _valid_attribute: a mixed dataset has no length (len() None)
+        dataset = getattr(self, f"{split}_dataset", None)
+        if dataset is None:
+            raise RuntimeError(f"call setup() before {split}_dataloader()")
         return StreamingDataLoader(
             dataset,
             batch_size=self._valid_attribute(f"{split}_batch_size", "batch_size"),

@@ -31,10 +31,7 @@ def stratum_weights(
     """
     if composition is None:
         composition = "proportional"
-    try:
-        comp = Composition(composition)
-    except ValueError as err:
-        raise ValueError(f"composition {composition!r}: {err}") from err
+    comp = Composition(composition)
     if comp.kind == "uniform":
         raise ValueError(
             "composition 'uniform' does not apply to a pack (its samples are "
