@@ -95,10 +95,31 @@ def _class_spec(raw: Any, what: str) -> dict[str, Any]:
     return copy.deepcopy(dict(raw))
 
 
+def _resolve(spec: Any) -> Composition | None:
+    """The composition a spec names; None for a name that may be a stratum value.
+
+    A name that is no preset may be a value of the study's ``stratify_by``
+    column; the study checks it once it knows the column (it refuses it without
+    one, as an unknown composition).
+    """
+    try:
+        return Composition(spec)
+    except ValueError as err:
+        if not isinstance(spec, str):
+            raise
+        try:
+            check_name(spec, "composition")
+        except ValueError:
+            raise err from None  # not a name either: the preset error is clearer
+        return None
+
+
 def _composition(item: Any) -> CompositionEntry:
     """A preset name, or a ``{name, composition}`` mapping, as an entry."""
     if isinstance(item, str):
-        comp = Composition(item)  # raises for an unknown preset
+        comp = _resolve(item)
+        if comp is None:
+            return CompositionEntry(item, item)
         return CompositionEntry(comp.name if comp.kind != "region" else item, item)
     if not isinstance(item, Mapping) or set(item) - {"name", "composition"}:
         raise ValueError(
@@ -108,8 +129,9 @@ def _composition(item: Any) -> CompositionEntry:
     if "composition" not in item:
         raise ValueError(f"composition {dict(item)!r} has no 'composition'")
     spec = item["composition"]
-    comp = Composition(dict(spec) if isinstance(spec, Mapping) else spec)
-    name = item.get("name", comp.name if isinstance(spec, str) else None)
+    comp = _resolve(dict(spec) if isinstance(spec, Mapping) else spec)
+    default = comp.name if comp is not None else spec
+    name = item.get("name", default if isinstance(spec, str) else None)
     if name is None:
         raise ValueError(f"composition {spec!r} is a custom mapping; give it a 'name'")
     value = dict(spec) if isinstance(spec, Mapping) else str(spec)

@@ -15,11 +15,12 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from ..sampling import SHORTFALL_POLICIES, ShortfallPolicy
+from ..sampling import SHORTFALL_POLICIES, Composition, Filters, ShortfallPolicy
 
 __all__ = [
     "BASELINE",
     "ENCODER_PLACEHOLDER",
+    "SELECTION_OPTIONS",
     "CompositionEntry",
     "DiversitySettings",
     "DownstreamEval",
@@ -217,6 +218,24 @@ class DiversitySettings:
         return data
 
 
+#: Selection options of a study, left out of its plain data and of its steps'
+#: configs at their default (None), so that studies written before them keep
+#: their hashes.
+SELECTION_OPTIONS: tuple[str, ...] = ("stratify_by", "filters")
+
+
+def _plain_filters(filters: Filters) -> Filters:
+    """Filters as plain data (a mapping becomes a dict), checked for their shape."""
+    if isinstance(filters, str):
+        return filters
+    if not hasattr(filters, "items"):
+        raise ValueError(
+            "filters must be a mapping {column: condition} or a query string, got "
+            f"{filters!r}"
+        )
+    return {str(k): v for k, v in filters.items()}
+
+
 @dataclass(frozen=True)
 class StudyConfig:
     """A whole study, validated.
@@ -240,6 +259,12 @@ class StudyConfig:
         baseline: Also probe the pretraining model before any training (one per
             seed: random initialisation, or ``init_checkpoint`` if the pretraining
             config gives one), the ``no_pretraining`` row of the results.
+        stratify_by: A metadata column of the pool (e.g. ``category``) whose
+            values are the strata of every composition, instead of continents;
+            the compositions then name its values.
+        filters: Draw every set only from the pool samples passing these
+            filters: ``{column: condition}`` (e.g. ``{cloud_cover: "< 10"}``) or
+            a pandas query string.
     """
 
     name: str
@@ -255,6 +280,8 @@ class StudyConfig:
     export: dict[str, Any] = field(default_factory=dict)
     diversity: DiversitySettings = field(default_factory=DiversitySettings)
     baseline: bool = False
+    stratify_by: str | None = None
+    filters: Filters | None = None
 
     def __post_init__(self) -> None:
         check_name(self.name, "study name")
@@ -277,6 +304,11 @@ class StudyConfig:
                 f"on_shortfall {self.on_shortfall!r} is not valid; valid choices are "
                 f"{list(SHORTFALL_POLICIES)}"
             )
+        if self.stratify_by is None:
+            for entry in self.compositions:  # a stratum value needs stratify_by
+                Composition(entry.spec)
+        if self.filters is not None:
+            object.__setattr__(self, "filters", _plain_filters(self.filters))
         if self.baseline and BASELINE in [c.name for c in self.compositions]:
             raise ValueError(
                 f"composition name {BASELINE!r} is taken by the baseline; rename the "
@@ -291,6 +323,9 @@ class StudyConfig:
         """
         data = asdict(self)
         data["diversity"] = self.diversity.to_dict()
+        for key in SELECTION_OPTIONS:  # a study written before them keeps its hash
+            if data[key] is None:
+                data.pop(key)
         return data
 
     def identity(self) -> str:

@@ -64,6 +64,8 @@ def _compose(step: Step, executor: Executor) -> dict[str, Any]:
         map_path=step.dir / "map.png",
         on_shortfall=cfg["on_shortfall"],
         title=f"{step.params['composition']}: {cfg['budget']} samples",
+        stratify_by=cfg.get("stratify_by"),
+        filters=cfg.get("filters"),
     )
     summary = composed.selection.summary
     print(format_counts_table(summary))

@@ -16,7 +16,13 @@ from typing import Any
 import yaml
 
 from ...files import write_text
-from ..schema import ENCODER_PLACEHOLDER, CompositionEntry, DownstreamEval, StudyConfig
+from ..schema import (
+    ENCODER_PLACEHOLDER,
+    SELECTION_OPTIONS,
+    CompositionEntry,
+    DownstreamEval,
+    StudyConfig,
+)
 
 __all__ = ["pretrain_config", "probe_config", "selection_of", "write_yaml"]
 
@@ -100,8 +106,9 @@ def pretrain_config(
     """Return the resolved ``fit`` config of one pretraining run.
 
     Args:
-        selection: ``pool``, ``composition``, ``budget``, ``selection_seed`` and
-            ``on_shortfall`` of the pretraining set.
+        selection: ``pool``, ``composition``, ``budget``, ``selection_seed``,
+            ``on_shortfall`` (and ``stratify_by`` / ``filters`` when given) of
+            the pretraining set.
         pretrain: The study's pretraining config (model, data, trainer ...).
         seed: Pretraining seed (``seed_everything``).
         manifest: Manifest written by the composition step.
@@ -123,6 +130,9 @@ def pretrain_config(
         manifest_path=str(manifest),
         on_shortfall=selection["on_shortfall"],
     )
+    for key in SELECTION_OPTIONS:
+        if key in selection:
+            init[key] = copy.deepcopy(selection[key])
     return _with_logging(config, step_dir, "fit", checkpoint=True)
 
 
@@ -134,15 +144,23 @@ def selection_of(study: StudyConfig, composition: CompositionEntry) -> dict[str,
         composition: One of its compositions.
 
     Returns:
-        ``pool``, ``composition``, ``budget``, ``selection_seed``, ``on_shortfall``.
+        ``pool``, ``composition``, ``budget``, ``selection_seed``,
+        ``on_shortfall``, and ``stratify_by`` and ``filters`` when the study
+        gives them (left out otherwise, so the step hashes of a study written
+        before they existed stay the same).
     """
-    return {
+    selection = {
         "pool": study.pool,
         "composition": composition.spec,
         "budget": study.budget,
         "selection_seed": study.selection_seed,
         "on_shortfall": study.on_shortfall,
     }
+    for key in SELECTION_OPTIONS:
+        value = getattr(study, key)
+        if value is not None:
+            selection[key] = copy.deepcopy(value)
+    return selection
 
 
 def _fill_encoder(node: Any, encoder: str, arch: Mapping[str, Any]) -> Any:
