@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
 
@@ -25,6 +25,7 @@ from .pool import (
     manifest_digest,
 )
 from .shortfall import resolve_quotas
+from .strategies import SelectionStrategy, describe, make_strategy
 
 __all__ = [
     "MANIFEST_COLUMNS",
@@ -157,7 +158,11 @@ def _manifest(pool: CanonicalPool, rows: np.ndarray) -> pd.DataFrame:
 
 
 def _draw_strata(
-    pool: CanonicalPool, quotas: Mapping[str, int], seed: int
+    pool: CanonicalPool,
+    quotas: Mapping[str, int],
+    seed: int,
+    strategy: SelectionStrategy | None = None,
+    shortfall: dict[str, int] | None = None,
 ) -> np.ndarray:
     """Canonical positions drawn per stratum, strata in sorted order."""
     by_code = np.argsort(pool.codes, kind="stable")
@@ -168,6 +173,12 @@ def _draw_strata(
         if quota == 0:
             continue
         members = by_code[bounds[code] : bounds[code + 1]]
+        if strategy is not None:
+            chosen, short = strategy.draw(_rng(seed, name), members, quota)
+            parts.append(chosen)
+            if shortfall is not None and short:
+                shortfall[name] = short
+            continue
         parts.append(members[_draw(_rng(seed, name), len(members), quota)])
     return np.concatenate(parts) if parts else np.empty(0, dtype=np.int64)
 
@@ -180,12 +191,28 @@ def _draw_uniform(pool: CanonicalPool, num_samples: int, seed: int) -> np.ndarra
     return drawn[np.argsort(sort_key, kind="stable")]
 
 
+def _entropies(index: pd.DataFrame, pool: CanonicalPool) -> np.ndarray | None:
+    """The index's ``spectral_entropy`` column in canonical order (or None)."""
+    if "spectral_entropy" not in index.columns:
+        return None
+    by_id = pd.Series(
+        index["spectral_entropy"].to_numpy(dtype=np.float64),
+        index=index["sample_id"].astype(str).to_numpy(),
+    )
+    by_id = by_id[~by_id.index.duplicated()]
+    ids = pool.sample_id.to_pandas().astype(str)
+    return by_id.reindex(ids).to_numpy(dtype=np.float64)
+
+
 def select(
     index: pd.DataFrame,
     composition: Composition | str | Mapping[str, float],
     num_samples: int,
     seed: int = 0,
     on_shortfall: ShortfallPolicy = "error",
+    selection: str = "random",
+    entropy_range: Sequence[object] | None = None,
+    reference_entropy: np.ndarray | None = None,
 ) -> Selection:
     """Select a pretraining set of ``num_samples`` samples from a pool.
 
@@ -207,6 +234,15 @@ def select(
             quota: ``"error"`` (default), ``"redistribute"`` (give the missing
             quota to the other strata in proportion to their weights) or
             ``"replace"`` (sample that stratum with replacement).
+        selection: How each stratum's quota is filled: ``random`` (default) or
+            an entropy strategy of
+            :mod:`~torchgeo_composition.sampling.strategies`, which needs a
+            ``spectral_entropy`` column in ``index``; the manifest then has a
+            ``spectral_entropy`` column and the summary a ``selection`` entry.
+        entropy_range: ``[low, high]`` for ``entropy_range`` (nats, or
+            quantiles such as ``"q0.75"``).
+        reference_entropy: Entropies of the reference set of
+            ``entropy_matched``.
 
     Returns:
         The selection: manifest and summary.
@@ -225,6 +261,9 @@ def select(
     num_samples = int(num_samples)
     seed = int(seed)
     pool = canonical_pool(index, require_stratum=comp.is_stratified)
+    values = _entropies(index, pool) if selection != "random" else None
+    strategy = make_strategy(selection, values, entropy_range, reference_entropy)
+    missed: dict[str, int] = {}
     pool_counts = pool.counts()
     unassigned = int(np.count_nonzero(pool.codes < 0))
     report: dict[str, Any] = {"policy": on_shortfall, "occurred": False, "strata": {}}
@@ -241,7 +280,7 @@ def select(
         requested, quotas, report = resolve_quotas(
             comp, weights, pool_counts, num_samples, on_shortfall
         )
-        rows = _draw_strata(pool, quotas, seed)
+        rows = _draw_strata(pool, quotas, seed, strategy, missed)
     else:
         if num_samples > len(pool) and on_shortfall != "replace":
             raise ValueError(
@@ -264,8 +303,17 @@ def select(
                 "duplicates": {"pool": num_samples - len(pool)},
             }
         rows = _draw_uniform(pool, num_samples, seed)
+        if strategy is not None:
+            everyone = np.arange(len(pool))
+            drawn, short = strategy.draw(_rng(seed, None), everyone, num_samples)
+            missed = {"pool": short} if short else {}
+            codes = pool.codes[drawn]
+            key = np.where(codes < 0, len(pool.strata), codes)
+            rows = drawn[np.argsort(key, kind="stable")]
 
     manifest = _manifest(pool, rows)
+    if values is not None:
+        manifest["spectral_entropy"] = values[rows]
     counts_arr = np.bincount(
         np.where(pool.codes[rows] < 0, len(pool.strata), pool.codes[rows]),
         minlength=len(pool.strata) + 1,
@@ -306,4 +354,12 @@ def select(
         "rng": "numpy PCG64; one stream per stratum from SeedSequence(seed, "
         "sha256(stratum)); uniform: PCG64(seed)",
     }
+    if values is not None:
+        summary["selection"] = {
+            "strategy": selection,
+            **({"entropy_range": list(entropy_range)} if entropy_range else {}),
+            "achieved": describe(values[rows]),
+            "pool": describe(values),
+            "shortfall": missed,
+        }
     return Selection(manifest=manifest, summary=round_floats(summary))
