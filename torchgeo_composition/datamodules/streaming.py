@@ -57,8 +57,9 @@ class PackedSample:
             image = image[self.channels]
         return {
             "image": torch.from_numpy(np.ascontiguousarray(image)),
-            "lon": torch.tensor(item["lon"], dtype=torch.float32),
-            "lat": torch.tensor(item["lat"], dtype=torch.float32),
+            # NumPy scalars collate to float32 tensors (cheaper than torch.tensor)
+            "lon": np.float32(item["lon"]),
+            "lat": np.float32(item["lat"]),
             "continent": str(item["stratum"]),
         }
 
@@ -231,6 +232,9 @@ class StreamingStratifiedDataModule(NonGeoDataModule):
                     storage_options=self.options,
                     max_cache_size=hp["max_cache_size"],
                     transform=transform,
+                    # decode the sample asked for only: LitData's decode window
+                    # re-decodes its neighbours on every shuffled read of arrays
+                    batch_decode=1,
                 )
             )
         mixed = train and hp["composition"] not in (None, "proportional")
