@@ -11,14 +11,19 @@ The work is :func:`torchgeo_composition.sampling.compose`; this module parses th
 arguments, calls it and prints what it wrote. Two runs on one manifest path take
 turns through its lock (``--lock_timeout`` bounds the wait); ``--check_pixels true``
 reads every selected chip once and refuses bad files before anything is written.
+An entropy strategy (``--selection entropy_top`` ...) reads the pool entropy
+index, building it first (with a progress bar) when it does not exist.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
+from typing import Any
 
 from jsonargparse import ArgumentParser
 
+from ..datamodules.entropy_index import with_entropy
 from ..datasets import PoolDataset
 from ..sampling import ComposedSet, compose, format_counts_table, map_path_for
 from .common import command_parser, run_command
@@ -64,4 +69,12 @@ def main(argv: Sequence[str]) -> int:
     Returns:
         0 on success, 2 when the inputs are invalid (the error is printed).
     """
-    return run_command(build_parser(), compose, argv, _show)
+    return run_command(build_parser(), _compose, argv, _show)
+
+
+@functools.wraps(compose)
+def _compose(**kwargs: Any) -> ComposedSet:
+    """:func:`compose`, with the pool entropy index for an entropy strategy."""
+    if kwargs.get("selection", "random") != "random":
+        kwargs["pool"] = with_entropy(kwargs["pool"], kwargs.get("entropy_recipe"))
+    return compose(**kwargs)

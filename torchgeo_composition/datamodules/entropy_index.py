@@ -43,9 +43,11 @@ from .pool_source import PoolSource
 
 __all__ = [
     "ENTROPY_INDEX_COLUMNS",
+    "EntropyPool",
     "build_entropy_index",
     "entropy_index_path",
     "load_entropy_index",
+    "with_entropy",
 ]
 
 #: Columns of a pool entropy index.
@@ -327,3 +329,47 @@ class _Subset(torch.utils.data.Dataset[dict[str, Any]]):
         if self.source.channels is not None:
             image = image[list(self.source.channels)]
         return {"image": image}
+
+
+class EntropyPool:
+    """A pool whose index carries each sample's ``spectral_entropy``.
+
+    Everything but :meth:`index` is the wrapped pool's; the entropy strategies of
+    :func:`~torchgeo_composition.sampling.compose` read the column.
+    """
+
+    def __init__(self, pool: PoolDataset, entropy: pd.DataFrame) -> None:
+        """Initialize a new EntropyPool instance.
+
+        Args:
+            pool: The pool.
+            entropy: Its entropy index (pool order).
+        """
+        self.pool = pool
+        self.entropy = entropy
+
+    def index(self) -> pd.DataFrame:
+        """Return the pool index with a ``spectral_entropy`` column."""
+        values = self.entropy["spectral_entropy"].to_numpy(dtype=np.float64)
+        return self.pool.index().assign(spectral_entropy=values)
+
+    def __getattr__(self, name: str) -> Any:
+        """Delegate to the wrapped pool."""
+        return getattr(self.pool, name)
+
+
+def with_entropy(
+    pool: PoolDataset, recipe: str | None = None, progress: bool = True
+) -> EntropyPool:
+    """Return ``pool`` with its entropy index, building the index if needed.
+
+    Args:
+        pool: The pool.
+        recipe: Recipe name; ``None`` = ``default``.
+        progress: Show a progress bar while building.
+
+    Returns:
+        The pool, its index carrying ``spectral_entropy``.
+    """
+    frame = build_entropy_index(pool, recipe or "default", progress=progress)
+    return EntropyPool(pool, frame)

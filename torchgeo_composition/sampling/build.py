@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from ..files import ensure_writable_dir
 from ..geography import RegionLayer
@@ -23,9 +23,16 @@ from .manifest import (
     write_manifest,
 )
 from .pool import PoolLike
-from .prepare import draw, prepare_selection, reuse_manifest, stratified_index
+from .prepare import (
+    PreparedSelection,
+    draw,
+    prepare_selection,
+    reuse_manifest,
+    stratified_index,
+)
 from .report import plot_selection_map
 from .selection import Selection, ShortfallPolicy
+from .strategy_options import check_strategy_reuse, record_strategy, strategy_options
 
 __all__ = [
     "ComposedSet",
@@ -47,6 +54,10 @@ def build_manifest(
     lock_timeout: float | None = LOCK_TIMEOUT_S,
     stratify_by: str | None = None,
     filters: Filters | None = None,
+    selection: str = "random",
+    selection_reference: str | os.PathLike[str] | None = None,
+    entropy_range: list[float | str] | None = None,
+    entropy_recipe: str | None = None,
 ) -> Selection:
     """Select a stratified pretraining set from a pool, or reuse a saved one.
 
@@ -86,6 +97,16 @@ def build_manifest(
         filters: Keep only the samples passing these filters before drawing:
             ``{column: condition}`` (e.g. ``{"cloud_cover": "< 10"}``) or a pandas
             query string (see :mod:`~torchgeo_composition.sampling.filters`).
+        selection: How each stratum's quota is filled: ``random`` (default),
+            ``entropy_top``, ``entropy_range``, ``entropy_uniform`` or
+            ``entropy_matched`` (see
+            :mod:`~torchgeo_composition.sampling.strategies`); the entropy
+            strategies need a ``spectral_entropy`` column in the pool index.
+        selection_reference: Manifest of this pool whose entropy distribution
+            ``entropy_matched`` reproduces.
+        entropy_range: ``[low, high]`` for ``entropy_range``: nats, or
+            quantiles such as ``"q0.75"``.
+        entropy_recipe: Recipe of the entropies (recorded in the summary).
 
     Returns:
         The selection (manifest and summary; the summary records
@@ -100,16 +121,23 @@ def build_manifest(
     prepared = prepare_selection(
         pool, composition, layer, on_shortfall, stratify_by, filters
     )
+    options = strategy_options(
+        prepared.index,
+        prepared.pool_fingerprint,
+        selection,
+        selection_reference,
+        entropy_range,
+        entropy_recipe,
+    )
+    strategy = _Strategy(prepared, options, selection_reference, entropy_recipe)
     if manifest_path is None:
-        return draw(prepared, num_samples, seed, on_shortfall)
+        return _draw(strategy, num_samples, seed, on_shortfall)
     with manifest_lock(manifest_path, lock_timeout):
-        selection = reuse_manifest(
-            manifest_path, prepared, num_samples, seed, on_shortfall
-        )
-        if selection is None:
-            selection = draw(prepared, num_samples, seed, on_shortfall)
-            write_manifest(selection, manifest_path, lock_timeout)
-        return selection
+        chosen = _reuse(strategy, manifest_path, num_samples, seed, on_shortfall)
+        if chosen is None:
+            chosen = _draw(strategy, num_samples, seed, on_shortfall)
+            write_manifest(chosen, manifest_path, lock_timeout)
+        return chosen
 
 
 class ComposedSet(NamedTuple):
@@ -156,6 +184,10 @@ def compose(
     lock_timeout: float | None = LOCK_TIMEOUT_S,
     stratify_by: str | None = None,
     filters: Filters | None = None,
+    selection: str = "random",
+    selection_reference: str | os.PathLike[str] | None = None,
+    entropy_range: list[float | str] | None = None,
+    entropy_recipe: str | None = None,
 ) -> ComposedSet:
     """Build a stratified pretraining set and write its manifest, summary and map.
 
@@ -193,6 +225,16 @@ def compose(
         filters: Keep only the samples passing these filters before drawing:
             ``{column: condition}`` (e.g. ``{cloud_cover: "< 10"}``) or a pandas
             query string such as ``"cloud_cover < 10 and nodata == 0"``.
+        selection: How each stratum's quota is filled: ``random`` (default),
+            ``entropy_top``, ``entropy_range``, ``entropy_uniform`` or
+            ``entropy_matched`` (see
+            :mod:`~torchgeo_composition.sampling.strategies`); the entropy
+            strategies need a ``spectral_entropy`` column in the pool index.
+        selection_reference: Manifest of this pool whose entropy distribution
+            ``entropy_matched`` reproduces.
+        entropy_range: ``[low, high]`` for ``entropy_range``: nats, or
+            quantiles such as ``"q0.75"``.
+        entropy_recipe: Recipe of the entropies (recorded in the summary).
 
     Returns:
         The selection and the paths of the manifest, summary and map.
@@ -211,24 +253,31 @@ def compose(
     prepared = prepare_selection(
         pool, composition, layer, on_shortfall, stratify_by, filters
     )
+    options = strategy_options(
+        prepared.index,
+        prepared.pool_fingerprint,
+        selection,
+        selection_reference,
+        entropy_range,
+        entropy_recipe,
+    )
+    strategy = _Strategy(prepared, options, selection_reference, entropy_recipe)
     with manifest_lock(manifest_path, lock_timeout):
-        selection = None
+        chosen = None
         if not overwrite:
-            selection = reuse_manifest(
-                manifest_path, prepared, num_samples, seed, on_shortfall
-            )
-        fresh = selection is None
-        if selection is None:
-            selection = draw(prepared, num_samples, seed, on_shortfall)
+            chosen = _reuse(strategy, manifest_path, num_samples, seed, on_shortfall)
+        fresh = chosen is None
+        if chosen is None:
+            chosen = _draw(strategy, num_samples, seed, on_shortfall)
         if check_pixels:
-            _check_pixels(pool, selection)
+            _check_pixels(pool, chosen)
         if fresh:
-            write_manifest(selection, manifest_path, lock_timeout)
+            write_manifest(chosen, manifest_path, lock_timeout)
         if title is None:
-            name = selection.summary.get("composition", {}).get("name", composition)
-            title = f"{name}: {len(selection.manifest)} samples"
-        plot_selection_map(selection.manifest, png, layer=layer, title=title)
-    return ComposedSet(selection, Path(manifest_path), summary_path(manifest_path), png)
+            name = chosen.summary.get("composition", {}).get("name", composition)
+            title = f"{name}: {len(chosen.manifest)} samples"
+        plot_selection_map(chosen.manifest, png, layer=layer, title=title)
+    return ComposedSet(chosen, Path(manifest_path), summary_path(manifest_path), png)
 
 
 def _check_pixels(pool: PoolLike, selection: Selection) -> None:
@@ -240,3 +289,36 @@ def _check_pixels(pool: PoolLike, selection: Selection) -> None:
             f"PoolDataset has one); {type(pool).__name__} has none"
         )
     check(selection.manifest["sample_id"].tolist())
+
+
+class _Strategy(NamedTuple):
+    """A prepared selection with its strategy options (see strategy_options)."""
+
+    prepared: PreparedSelection
+    options: dict[str, Any]
+    reference: str | os.PathLike[str] | None
+    recipe: str | None
+
+
+def _draw(
+    strategy: _Strategy, num_samples: int, seed: int, on_shortfall: str
+) -> Selection:
+    """Draw the set with the strategy."""
+    chosen = draw(
+        strategy.prepared, num_samples, seed, on_shortfall, **strategy.options
+    )
+    return record_strategy(chosen, strategy.recipe, strategy.reference)
+
+
+def _reuse(
+    strategy: _Strategy,
+    path: str | os.PathLike[str],
+    num_samples: int,
+    seed: int,
+    on_shortfall: str,
+) -> Selection | None:
+    """The saved manifest if it matches, including the strategy."""
+    saved = reuse_manifest(path, strategy.prepared, num_samples, seed, on_shortfall)
+    if saved is not None:
+        check_strategy_reuse(saved.summary, strategy.options, strategy.recipe, path)
+    return saved

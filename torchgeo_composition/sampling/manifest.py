@@ -142,6 +142,16 @@ def _summary_text(summary: Mapping[str, Any]) -> str:
     )
 
 
+#: Optional manifest column: each sample's spectral entropy (entropy strategies).
+ENTROPY_COLUMN = "spectral_entropy"
+
+
+def _columns(frame: pd.DataFrame) -> list[str]:
+    """The manifest columns of ``frame``, with the entropy column when present."""
+    extra = [ENTROPY_COLUMN] if ENTROPY_COLUMN in frame.columns else []
+    return [*MANIFEST_COLUMNS, *extra]
+
+
 def write_manifest(
     selection: Selection,
     path: str | os.PathLike[str],
@@ -185,7 +195,7 @@ def write_manifest(
         )
     ensure_writable_dir(target, "path")
     sidecar = summary_path(target)
-    frame = frame.loc[:, list(MANIFEST_COLUMNS)].reset_index(drop=True)
+    frame = frame.loc[:, _columns(frame)].reset_index(drop=True)
     summary = {**selection.summary, "manifest_sha256": manifest_digest(frame)}
     text = _summary_text(summary)
     with (
@@ -197,7 +207,10 @@ def write_manifest(
         if fmt == "csv":
             frame.to_csv(tmp_manifest, index=False, lineterminator="\n")
         else:
-            table = pa.Table.from_pandas(frame, schema=_SCHEMA, preserve_index=False)
+            schema = _SCHEMA
+            if ENTROPY_COLUMN in frame.columns:
+                schema = schema.append(pa.field(ENTROPY_COLUMN, pa.float64()))
+            table = pa.Table.from_pandas(frame, schema=schema, preserve_index=False)
             table = table.replace_schema_metadata(None)
             pq.write_table(table, tmp_manifest, **_PARQUET_OPTIONS)
         tmp_summary.write_text(text, encoding="utf-8", newline="\n")
@@ -261,7 +274,9 @@ def _read_pair(target: Path) -> tuple[pd.DataFrame, dict[str, Any]]:
             f"manifest {str(target)!r} lacks column(s) {missing}; a manifest has "
             f"columns {list(MANIFEST_COLUMNS)}, got {list(frame.columns)}"
         )
-    frame = frame.loc[:, list(MANIFEST_COLUMNS)]
+    frame = frame.loc[:, _columns(frame)]
+    if ENTROPY_COLUMN in frame.columns:
+        frame[ENTROPY_COLUMN] = pd.to_numeric(frame[ENTROPY_COLUMN], errors="coerce")
     for name in ("sample_id", "path", "stratum"):
         frame[name] = frame[name].astype("str")
     for name in ("lon", "lat"):

@@ -161,7 +161,11 @@ def prepare_selection(
 
 
 def draw(
-    prepared: PreparedSelection, num_samples: int, seed: int, on_shortfall: str
+    prepared: PreparedSelection,
+    num_samples: int,
+    seed: int,
+    on_shortfall: str,
+    **options: Any,
 ) -> Selection:
     """Draw the set and record the selection options in its summary.
 
@@ -170,6 +174,7 @@ def draw(
         num_samples: Size of the set.
         seed: Random seed.
         on_shortfall: The shortfall policy.
+        **options: Selection-strategy arguments of :func:`select`.
 
     Returns:
         The selection; with filters, the summary's ``pool_fingerprint`` is the
@@ -183,6 +188,7 @@ def draw(
         num_samples,
         seed=seed,
         on_shortfall=on_shortfall,  # type: ignore[arg-type]
+        **options,
     )
     if not extras:
         return selection
