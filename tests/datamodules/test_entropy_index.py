@@ -182,3 +182,22 @@ def test_a_killed_build_resumes_from_its_finished_chunks(tmp_path: Path) -> None
     np.testing.assert_array_equal(
         resumed["spectral_entropy"].to_numpy(), fresh["spectral_entropy"].to_numpy()
     )
+
+
+def test_the_datamodule_selects_by_entropy(tmp_path: Path) -> None:
+    from torchgeo_composition.datamodules import ContinentStratifiedDataModule
+
+    pool = _pool(tmp_path / "pool")
+    kwargs: dict[str, Any] = {"composition": "proportional", "num_samples": 6}
+    top = ContinentStratifiedDataModule(pool, selection="entropy_top", **kwargs)
+    top.setup("fit")
+    rand = ContinentStratifiedDataModule(pool, **kwargs)
+    rand.setup("fit")
+    assert top.manifest is not None and rand.manifest is not None
+    assert top.summary is not None and "selection" not in (rand.summary or {})
+    assert top.summary["selection"]["strategy"] == "entropy_top"
+    index = load_entropy_index(pool)
+    assert index is not None
+    by_id = index.set_index("sample_id")["spectral_entropy"]
+    top_mean = by_id.loc[top.manifest["sample_id"]].mean()
+    assert top_mean > by_id.loc[rand.manifest["sample_id"]].mean()

@@ -17,6 +17,7 @@ from ..datasets import PoolDataset
 from ..geography import RegionLayer
 from ..sampling import UNASSIGNED, Filters, ShortfallPolicy, build_manifest
 from .channels import select_channels
+from .entropy_index import with_entropy
 from .manifest_dataset import ManifestDataset
 from .sampler import ShardedManifestSampler
 from .transforms import Normalization, batch_pipeline, build_normalization
@@ -83,6 +84,10 @@ class ContinentStratifiedDataModule(NonGeoDataModule):
         check_pixels: bool = False,
         stratify_by: str | None = None,
         filters: Filters | None = None,
+        selection: str = "random",
+        selection_reference: str | None = None,
+        entropy_range: list[float | str] | None = None,
+        entropy_recipe: str | None = None,
     ) -> None:
         """Initialize a new ContinentStratifiedDataModule instance.
 
@@ -120,6 +125,15 @@ class ContinentStratifiedDataModule(NonGeoDataModule):
             filters: Draw only from the samples passing these filters:
                 ``{column: condition}`` (e.g. ``{cloud_cover: "< 10"}``) or a
                 pandas query string (e.g. ``"cloud_cover < 10 and nodata == 0"``).
+            selection: How each stratum's quota is filled: ``random`` or an
+                entropy strategy (``entropy_top``, ``entropy_range``,
+                ``entropy_uniform``, ``entropy_matched``; see
+                :mod:`~torchgeo_composition.sampling.strategies`), which reads
+                the pool entropy index (built first if missing).
+            selection_reference: Reference manifest of ``entropy_matched``.
+            entropy_range: ``[low, high]`` of ``entropy_range`` (nats, or
+                quantiles such as ``"q0.75"``).
+            entropy_recipe: Entropy recipe (``default`` or ``olmoearth``).
 
         Raises:
             ValueError: If an argument is invalid (the message names it, the bad
@@ -167,8 +181,11 @@ class ContinentStratifiedDataModule(NonGeoDataModule):
         if self.manifest is not None:
             return
         hp = self.hparams
+        pool: Any = self.pool
+        if hp["selection"] != "random":
+            pool = with_entropy(self.pool, hp["entropy_recipe"])
         selection = build_manifest(
-            self.pool,
+            pool,
             composition=hp["composition"],
             num_samples=hp["num_samples"],
             seed=hp["seed"],
@@ -177,6 +194,10 @@ class ContinentStratifiedDataModule(NonGeoDataModule):
             on_shortfall=hp["on_shortfall"],
             stratify_by=hp["stratify_by"],
             filters=hp["filters"],
+            selection=hp["selection"],
+            selection_reference=hp["selection_reference"],
+            entropy_range=hp["entropy_range"],
+            entropy_recipe=hp["entropy_recipe"],
         )
         self.manifest = selection.manifest.reset_index(drop=True)
         self.summary = selection.summary
