@@ -10,6 +10,8 @@ import rasterio
 from pyproj import Transformer
 from rasterio.transform import Affine
 
+from torchgeo_composition.bands import S2_BANDS
+
 #: A few land points (lon, lat) and their continent.
 LAND_POINTS: dict[str, list[tuple[float, float]]] = {
     "europe": [(10.0, 50.0), (2.3, 47.0), (15.0, 52.0), (24.0, 60.0), (-3.7, 40.4)],
@@ -36,8 +38,12 @@ def write_chip(
     nodata: float | None = None,
     data: np.ndarray | None = None,
     seed: int = 0,
+    descriptions: Sequence[str] | None = None,
 ) -> Path:
-    """Write one chip centred on (lon, lat); ``crs`` "utm", "EPSG:4326" or None."""
+    """Write one chip centred on (lon, lat); ``crs`` "utm", "EPSG:4326" or None.
+
+    ``descriptions`` names the bands in the file (GDAL band descriptions).
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     if data is None:
@@ -66,6 +72,8 @@ def write_chip(
         transform=transform,
         nodata=nodata,
     ) as dst:
+        for i, name in enumerate(descriptions or ()):  # first: the header stays first
+            dst.set_band_description(i + 1, name)
         dst.write(data)
     return path
 
@@ -78,8 +86,13 @@ def make_chip_folder(
     size: int = 8,
     crs: str = "utm",
     dtype: str = "uint16",
+    describe: bool = True,
 ) -> Path:
-    """Write ``per_continent`` chips per continent (land points cycled, jittered)."""
+    """Write ``per_continent`` chips per continent (land points cycled, jittered).
+
+    With ``describe`` (the default), 13-band chips name their bands (band
+    descriptions ``B1 ... B12``, Sentinel-2 product order).
+    """
     root = Path(root)
     for c in continents:
         points = LAND_POINTS[c]
@@ -95,5 +108,6 @@ def make_chip_folder(
                 crs=crs,
                 dtype=dtype,
                 seed=i,
+                descriptions=S2_BANDS if describe and count == len(S2_BANDS) else None,
             )
     return root

@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from tests.data.chips import make_chip_folder, write_chip
+from torchgeo_composition.bands import S2_BANDS
 from torchgeo_composition.datasets import BadSample, ChipFolder
 
 
@@ -86,7 +87,7 @@ def test_empty_chips_nan(empty_root: Path) -> None:
 
 def test_mixed_sizes_refused_with_the_size_hint(tmp_path: Path) -> None:
     make_chip_folder(tmp_path, ["europe"], per_continent=2, size=8)
-    big = write_chip(tmp_path / "big.tif", 12, 48, size=16)
+    big = write_chip(tmp_path / "big.tif", 12, 48, size=16, descriptions=S2_BANDS)
     with pytest.raises(ValueError) as err:
         ChipFolder(tmp_path)
     message = str(err.value)

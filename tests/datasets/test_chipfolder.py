@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from tests.data.chips import make_chip_folder, write_chip
+from torchgeo_composition.bands import S2_BANDS
 from torchgeo_composition.datasets import ChipFolder, PoolDataset, indexing
 
 
@@ -73,14 +74,14 @@ def test_index_cache_hit_and_rebuild(
 
     real = chips.read_raster_headers
 
-    def spy(paths, num_workers=None):  # type: ignore[no-untyped-def]
+    def spy(paths, num_workers=None, descriptions=False):  # type: ignore[no-untyped-def]
         calls.append(len(paths))
-        return real(paths, num_workers)
+        return real(paths, num_workers, descriptions)
 
     monkeypatch.setattr(chips, "read_raster_headers", spy)
     assert len(ChipFolder(root)) == 2
     assert calls == []  # cache hit
-    write_chip(root / "europe" / "new.tif", 12, 48)
+    write_chip(root / "europe" / "new.tif", 12, 48, descriptions=S2_BANDS)
     assert len(ChipFolder(root)) == 3
     assert calls == [3]  # rebuilt
     os.utime(root / "europe" / "new.tif", ns=(1, 1))
@@ -110,7 +111,7 @@ def test_raster_without_crs(tmp_path: Path) -> None:
 
 
 def test_unknown_band(tmp_path: Path) -> None:
-    write_chip(tmp_path / "a.tif", 10, 50)
+    write_chip(tmp_path / "a.tif", 10, 50, descriptions=S2_BANDS)
     with pytest.raises(ValueError, match=r"'B99'.*valid choices.*B12"):
         ChipFolder(tmp_path, bands=["B2", "B99"])
 
@@ -118,7 +119,7 @@ def test_unknown_band(tmp_path: Path) -> None:
 def test_band_count_mismatch(tmp_path: Path) -> None:
     write_chip(tmp_path / "a.tif", 10, 50, count=3)
     with pytest.raises(ValueError, match=r"a\.tif.*3 bands.*all_bands"):
-        ChipFolder(tmp_path)
+        ChipFolder(tmp_path, all_bands=S2_BANDS)
 
 
 def test_centre_out_of_range(tmp_path: Path) -> None:

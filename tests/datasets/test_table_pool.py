@@ -72,9 +72,9 @@ def test_band_names_from_the_first_file_or_b1_bn_with_a_warning(tmp_path: Path) 
     pd.DataFrame(
         {"path": paths, "lon": [p[0] for p in POINTS], "lat": [p[1] for p in POINTS]}
     ).to_csv(tmp_path / "t.csv", index=False)
-    with pytest.warns(UserWarning, match="no band descriptions.*b1 ... b3"):
+    with pytest.warns(UserWarning, match="no band descriptions.*band1 ... band3"):
         pool = TablePool(tmp_path / "t.csv")
-    assert pool.bands == ("b1", "b2", "b3")
+    assert pool.bands == ("band1", "band2", "band3")
     import rasterio
 
     with rasterio.open(tmp_path / paths[0], "r+") as dst:

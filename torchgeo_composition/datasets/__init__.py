@@ -4,6 +4,7 @@ A pool is a :class:`PoolDataset`: a TorchGeo ``NonGeoDataset`` whose
 :meth:`~PoolDataset.index` gives every sample's centre in longitude and latitude.
 """
 
+from .band_names import UndescribedBandsWarning
 from .chips import EMPTY_CHIP_POLICIES, ChipFolder, EmptyChips
 from .fmow import FMOW_SPLITS, FMoWSentinelPool
 from .majortom import MAJORTOM_BANDS, MajorTOMPool
@@ -38,4 +39,5 @@ __all__ = [
     "SyntheticSentinel2Pool",
     "TablePool",
     "TerraMeshPool",
+    "UndescribedBandsWarning",
 ]

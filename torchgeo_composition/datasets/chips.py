@@ -14,7 +14,8 @@ import torch
 from rasterio.errors import RasterioError
 from torch import Tensor
 
-from ..bands import S2_BANDS, band_indices
+from ..bands import band_indices
+from .band_names import folder_band_names
 from .indexing import (
     INDEX_FILENAME,
     cached_index,
@@ -42,15 +43,20 @@ class ChipFolder(PoolDataset):
     """A pool of GeoTIFF chips stored one sample per file under a folder.
 
     Files may be in any CRS (UTM, EPSG:4326, ...) and of any integer or float data
-    type; every file must hold the bands of ``all_bands`` in that order. Each
-    sample's location is the centre of the file's bounds reprojected to EPSG:4326.
+    type; every file must hold the same bands in the same order. Their names are
+    ``all_bands`` when given; otherwise they come from the files' band
+    descriptions, and files without descriptions get ``band1 ... bandN`` with a
+    warning (give ``all_bands`` for Sentinel-2 models: files are never assumed
+    to hold the Sentinel-2 bands in product order). Each sample's location is the
+    centre of the file's bounds reprojected to EPSG:4326.
 
     The pool index (sample id, path, lon, lat) is built from file headers only, in
     parallel, and cached atomically in ``<root>/.tgc_index.parquet``. It is rebuilt
     only when the set of files, their sizes or their modification times change.
     Problems that the headers show are refused here, naming the files: a file
-    with another number of bands than ``all_bands``, and chips of different sizes
-    when ``size`` is not set (they could not be batched).
+    with another number of bands than ``all_bands`` (or than the other files),
+    files naming their bands otherwise than the others, and chips of different
+    sizes when ``size`` is not set (they could not be batched).
 
     Nodata and NaN handling: pixels are read as float32. A pixel is *missing* when
     it is NaN or +-inf (float files), or equals the nodata value (``nodata`` if
@@ -82,7 +88,7 @@ class ChipFolder(PoolDataset):
         self,
         root: str | os.PathLike[str] = "data",
         bands: Sequence[str] | None = None,
-        all_bands: Sequence[str] = S2_BANDS,
+        all_bands: Sequence[str] | None = None,
         nodata: float | None = None,
         fill_value: float = 0.0,
         size: int | None = None,
@@ -97,7 +103,9 @@ class ChipFolder(PoolDataset):
             root: Folder holding the chips (searched recursively; hidden files and
                 folders are skipped).
             bands: Bands to load, in the order wanted; ``None`` loads ``all_bands``.
-            all_bands: Names of the bands stored in each file, in file order.
+            all_bands: Names of the bands stored in each file, in file order;
+                ``None`` takes them from the files' band descriptions, else names
+                them ``band1 ... bandN`` with a warning.
             nodata: Value marking missing pixels; ``None`` uses each file's own
                 nodata tag (if any).
             fill_value: Value given to missing (nodata, NaN or infinite) pixels.
@@ -116,12 +124,12 @@ class ChipFolder(PoolDataset):
             ValueError: If ``bands`` names a band not in ``all_bands``,
                 ``fill_value`` is not finite, ``empty_chips`` is unknown, a file
                 is not a raster, has no CRS, holds a different number of bands
-                than ``all_bands``, or lies outside the valid lon/lat range, or
+                than ``all_bands`` or the other files, names its bands otherwise
+                than the others, or lies outside the valid lon/lat range, or
                 chips differ in size and ``size`` is not set.
         """
         self.root = Path(root)
-        self.all_bands = tuple(all_bands)
-        self.bands = tuple(bands) if bands is not None else self.all_bands
+        self._given_bands = None if all_bands is None else tuple(all_bands)
         self.nodata = nodata
         self.fill_value = float(fill_value)
         self.size = size
@@ -132,13 +140,10 @@ class ChipFolder(PoolDataset):
         #: Ids of the chips left out for having no valid pixel (``exclude``).
         self.excluded_ids: list[str] = []
 
-        if not self.bands:
-            raise ValueError(f"bands must name at least one of {list(self.all_bands)}")
-        if not set(self.bands) <= set(self.all_bands):
-            # band_indices raises with the list of valid names; try aliases first
-            band_indices(self.all_bands, self.bands)
-        self._band_idx = band_indices(self.all_bands, self.bands)
-        self._indexes = [i + 1 for i in self._band_idx]
+        if bands is not None and not bands:
+            raise ValueError("bands must name at least one band, or be None (all)")
+        if self._given_bands is not None and bands is not None:
+            band_indices(self._given_bands, bands)  # fail before indexing
         if not np.isfinite(self.fill_value):
             raise ValueError(f"fill_value must be a finite number, got {fill_value}")
         if size is not None and size <= 0:
@@ -150,6 +155,13 @@ class ChipFolder(PoolDataset):
             )
 
         self._index = self._load_index()
+        self.bands = tuple(bands) if bands is not None else self.all_bands
+        self._band_idx = band_indices(self.all_bands, self.bands)
+        self._indexes = [i + 1 for i in self._band_idx]
+        if self.empty_chips == "exclude":
+            self._index = self._exclude_empty(self._index, self._files).reset_index(
+                drop=True
+            )
         self._abs_paths = [str(self.root / p) for p in self._index["path"]]
         self._lon = self._index["lon"].to_numpy(dtype=np.float64)
         self._lat = self._index["lat"].to_numpy(dtype=np.float64)
@@ -166,7 +178,8 @@ class ChipFolder(PoolDataset):
 
         Raises:
             FileNotFoundError: If the folder is missing or empty.
-            ValueError: If a file does not hold ``len(all_bands)`` bands, its
+            ValueError: If a file holds another number of bands than
+                ``all_bands`` or the other files, names its bands otherwise, its
                 centre is not a valid longitude/latitude, or chip sizes differ
                 while ``size`` is None.
         """
@@ -185,7 +198,9 @@ class ChipFolder(PoolDataset):
         def build() -> pd.DataFrame:
             rel = [f[0] for f in files]
             headers = read_raster_headers(
-                [str(self.root / r) for r in rel], num_workers=self.index_workers
+                [str(self.root / r) for r in rel],
+                num_workers=self.index_workers,
+                descriptions=True,
             )
             ids = [r.rsplit(".", 1)[0] for r in rel]
             return pd.concat(
@@ -193,31 +208,17 @@ class ChipFolder(PoolDataset):
             )
 
         index = cached_index(
-            self.root / INDEX_FILENAME, files_signature(files, extra="chips"), build
+            self.root / INDEX_FILENAME,
+            files_signature(files, extra="chips|descriptions"),
+            build,
         )
-        self._check_bands(index)
+        #: The names of the bands stored in each file, in file order.
+        self.all_bands = folder_band_names(index, str(self.root), self._given_bands)
         check_lonlat(index, str(self.root))
         if self.size is None:
             self._check_sizes(index)
-        if self.empty_chips == "exclude":
-            index = self._exclude_empty(index, files)
+        self._files = files
         return index.reset_index(drop=True)
-
-    def _check_bands(self, index: pd.DataFrame) -> None:
-        """Raise naming the files whose band count differs from ``all_bands``."""
-        bad = index[index["count"] != len(self.all_bands)]
-        if len(bad):
-            files = ", ".join(
-                f"{os.path.join(self.root, p)!r} ({c} bands)"
-                for p, c in zip(bad["path"][:5], bad["count"][:5], strict=True)
-            )
-            more = f" and {len(bad) - 5} more" if len(bad) > 5 else ""
-            raise ValueError(
-                f"{len(bad)} of {len(index)} files hold another number of bands "
-                f"than all_bands names ({len(self.all_bands)}: "
-                f"{list(self.all_bands)}): {files}{more}; set all_bands to the bands "
-                "stored in the files, in file order, or remove those files"
-            )
 
     def _check_sizes(self, index: pd.DataFrame) -> None:
         """Raise if chips differ in size (they could not be batched)."""

@@ -27,6 +27,7 @@ from tqdm.auto import tqdm
 from .index_cache import INDEX_LOCK_TIMEOUT_S, cached_index
 
 __all__ = [
+    "DESCRIPTION_SEPARATOR",
     "GDAL_OPTIONS",
     "INDEX_FILENAME",
     "INDEX_LOCK_TIMEOUT_S",
@@ -38,6 +39,10 @@ __all__ = [
     "scan_files",
     "signature",
 ]
+
+#: Separator of the band names in the ``descriptions`` column of
+#: :func:`read_raster_headers`.
+DESCRIPTION_SEPARATOR = "\x1f"
 
 #: Name of the cached index file written into a pool's root folder.
 INDEX_FILENAME = ".tgc_index.parquet"
@@ -104,15 +109,17 @@ def signature(files: Sequence[FileEntry], extra: str = "") -> str:
     return digest.hexdigest()
 
 
-def _header(path: str) -> tuple[str, float, float, int, int, int]:
-    """Read one raster's CRS, bounds centre, band count and size.
+def _header(path: str) -> tuple[str, float, float, int, int, int, str]:
+    """Read one raster's CRS, bounds centre, band count, size and band names.
 
     Args:
         path: Raster file path.
 
     Returns:
-        ``(crs_wkt, centre x, centre y, band count, height, width)`` in the
-        file's CRS.
+        ``(crs_wkt, centre x, centre y, band count, height, width,
+        descriptions)`` in the file's CRS; ``descriptions`` joins the band
+        descriptions with :data:`DESCRIPTION_SEPARATOR`, or is empty when a band
+        has none or two bands share one.
 
     Raises:
         ValueError: If the file is not a raster or has no CRS.
@@ -123,6 +130,7 @@ def _header(path: str) -> tuple[str, float, float, int, int, int]:
             bounds = src.bounds
             count = src.count
             height, width = src.height, src.width
+            names = src.descriptions
     except RasterioIOError as err:
         raise ValueError(
             f"file {path!r} is not a readable raster ({err}); a pool folder may only "
@@ -135,7 +143,9 @@ def _header(path: str) -> tuple[str, float, float, int, int, int]:
         )
     cx = (bounds.left + bounds.right) / 2
     cy = (bounds.bottom + bounds.top) / 2
-    return crs.to_wkt(), cx, cy, count, height, width
+    described = all(names) and len(set(names)) == len(names)
+    text = DESCRIPTION_SEPARATOR.join(str(n) for n in names) if described else ""
+    return crs.to_wkt(), cx, cy, count, height, width, text
 
 
 def _chunks(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:
@@ -143,7 +153,9 @@ def _chunks(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:
         yield items[start : start + size]
 
 
-_Chunk = tuple[list[str], list[int], list[float], list[float], list[tuple[int, ...]]]
+_Chunk = tuple[
+    list[str], list[int], list[float], list[float], list[tuple[int, ...]], list[str]
+]
 
 
 def _read_chunk(chunk: Sequence[str]) -> _Chunk:
@@ -151,23 +163,25 @@ def _read_chunk(chunk: Sequence[str]) -> _Chunk:
 
     Returns:
         ``(distinct CRS WKTs, CRS code per file, centre x, centre y,
-        (band count, height, width) per file)``.
+        (band count, height, width) per file, band descriptions per file)``.
     """
     wkts: dict[str, int] = {}
     codes: list[int] = []
     xs: list[float] = []
     ys: list[float] = []
     shapes: list[tuple[int, ...]] = []
+    names: list[str] = []
     # one GDAL environment per chunk instead of one per file, and no listing of the
     # (possibly huge) folder for sidecar files at every open
     with rasterio.Env(**GDAL_OPTIONS):
         for path in chunk:
-            wkt, x, y, *shape = _header(path)
+            wkt, x, y, count, height, width, described = _header(path)
             codes.append(wkts.setdefault(wkt, len(wkts)))
             xs.append(x)
             ys.append(y)
-            shapes.append(tuple(shape))
-    return list(wkts), codes, xs, ys, shapes
+            shapes.append((count, height, width))
+            names.append(described)
+    return list(wkts), codes, xs, ys, shapes, names
 
 
 def _executor(num_files: int, num_workers: int | None) -> Executor:
@@ -186,7 +200,7 @@ def _executor(num_files: int, num_workers: int | None) -> Executor:
 
 
 def read_raster_headers(
-    paths: Sequence[str], num_workers: int | None = None
+    paths: Sequence[str], num_workers: int | None = None, descriptions: bool = False
 ) -> pd.DataFrame:
     """Read CRS and bounds of many rasters in parallel and reproject their centres.
 
@@ -200,6 +214,10 @@ def read_raster_headers(
         paths: Raster file paths.
         num_workers: Workers; ``None`` uses one process per CPU (or Python's
             default number of threads).
+        descriptions: Also return each file's band descriptions (column
+            ``descriptions``, categorical: the names joined by
+            :data:`DESCRIPTION_SEPARATOR`, empty when a band has none or two
+            share one).
 
     Returns:
         A data frame with ``lon``, ``lat`` (float64), ``count`` (bands),
@@ -213,11 +231,12 @@ def read_raster_headers(
     xs: list[float] = []
     ys: list[float] = []
     shapes: list[tuple[int, ...]] = []
+    names: list[str] = []
     with (
         _executor(len(paths), num_workers) as pool,
         tqdm(total=len(paths), desc="Indexing rasters", disable=None) as bar,
     ):
-        for wkts, chunk_codes, cx, cy, cc in pool.map(
+        for wkts, chunk_codes, cx, cy, cc, described in pool.map(
             _read_chunk, _chunks(paths, _CHUNK)
         ):
             remap = [crs_ids.setdefault(w, len(crs_ids)) for w in wkts]
@@ -225,6 +244,7 @@ def read_raster_headers(
             xs += cx
             ys += cy
             shapes += cc
+            names += described
             bar.update(len(cc))
     code_arr = np.asarray(codes, dtype=np.int64)
     x_arr = np.asarray(xs, dtype=np.float64)
@@ -238,7 +258,7 @@ def read_raster_headers(
         )
         lon[rows], lat[rows] = transformer.transform(x_arr[rows], y_arr[rows])
     shape = np.asarray(shapes, dtype=np.int64).reshape(len(paths), 3)
-    return pd.DataFrame(
+    frame = pd.DataFrame(
         {
             "lon": lon,
             "lat": lat,
@@ -247,6 +267,9 @@ def read_raster_headers(
             "width": shape[:, 2],
         }
     )
+    if descriptions:
+        frame["descriptions"] = pd.Categorical(names)
+    return frame
 
 
 def check_lonlat(index: pd.DataFrame, root: str) -> None:

@@ -14,6 +14,7 @@ from rasterio.errors import RasterioIOError
 from torch import Tensor
 
 from ..bands import band_indices
+from .band_names import UndescribedBandsWarning, numbered_bands, undescribed_warning
 from .geotiff import ensure_gdal_env, read_geotiff
 from .metadata import (
     MetadataPool,
@@ -50,7 +51,7 @@ class TablePool(MetadataPool):
     Sample ids come from ``id_column``, else the path without its suffix. Files
     are read with rasterio (any format it reads); ``all_bands`` names their bands
     in file order -- when not given, they are taken from the first file's band
-    descriptions, or named ``b1 ... bN`` with a warning (give the names for
+    descriptions, or named ``band1 ... bandN`` with a warning (give the names for
     Sentinel-2 models). The index is built from the table alone.
     """
 
@@ -83,7 +84,7 @@ class TablePool(MetadataPool):
             id_column: Column of sample ids; ``None`` = paths without suffix.
             bands: Bands to read, in order; ``None`` = all of ``all_bands``.
             all_bands: The files' bands in file order; ``None`` = from the first
-                file's band descriptions, else ``b1 ... bN``.
+                file's band descriptions, else ``band1 ... bandN``.
             size: If given, images are resampled (nearest) to ``size x size``.
             nodata: Value marking missing pixels; ``None`` = each file's own tag.
             fill_value: Value given to missing, NaN or infinite pixels.
@@ -198,8 +199,9 @@ class TablePool(MetadataPool):
         return frame
 
     def _band_names(self) -> tuple[str, ...]:
-        """Band names of the first file: its descriptions, else ``b1 ... bN``."""
+        """Band names of the first file: its descriptions, else ``band1 ... bandN``."""
         first = self._paths[0]
+        source = str(self.table_path)
         ensure_gdal_env()
         try:
             with rasterio.open(first) as src:
@@ -213,12 +215,13 @@ class TablePool(MetadataPool):
         if all(names) and len(set(names)) == count:
             return tuple(str(n) for n in names)
         warnings.warn(
-            f"{first!r} has no band descriptions; its {count} bands are named "
-            f"b1 ... b{count}. Give all_bands (e.g. the Sentinel-2 band names in "
-            "file order) for models that need band names",
+            undescribed_warning(
+                f"the files of table {source!r} (e.g. {first!r})", count
+            ),
+            UndescribedBandsWarning,
             stacklevel=3,
         )
-        return tuple(f"b{i + 1}" for i in range(count))
+        return numbered_bands(count)
 
     def read(self, index: int) -> np.ndarray:
         """Return the pixels of one sample.
