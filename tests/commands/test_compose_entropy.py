@@ -59,6 +59,9 @@ def test_done_when_on_the_demo_pool(tmp_path: Path) -> None:
     )
     assert ks_2samp(matched["spectral_entropy"], reference).pvalue > 0.05
     assert ks_2samp(_entropy(tmp_path, africa), reference).pvalue < 0.05
+    # Entropy strategies draw the set's histogram (with the reference's) too.
+    assert (tmp_path / "africa_matched.entropy.png").stat().st_size > 0
+    assert not (tmp_path / "africa.entropy.png").exists()
 
 
 def test_a_reference_from_another_pool_is_one_error_line(

@@ -118,7 +118,11 @@ def test_entropy_matched_reproduces_the_reference_distribution() -> None:
         .loc[random_africa.manifest["sample_id"], "spectral_entropy"]
         .to_numpy()
     )
-    assert ks_2samp(matched.manifest["spectral_entropy"], reference).pvalue > 0.05
+    test = ks_2samp(matched.manifest["spectral_entropy"], reference)
+    assert test.pvalue > 0.05
+    recorded = matched.summary["selection"]["reference"]
+    assert recorded["ks_pvalue"] == pytest.approx(test.pvalue)
+    assert recorded["size"] == 150
     assert ks_2samp(random_values, reference).pvalue < 0.01
 
 

@@ -15,6 +15,7 @@ from typing import Any, NamedTuple
 from ..files import ensure_writable_dir
 from ..geography import RegionLayer
 from .composition import Composition
+from .entropy_plot import entropy_plot_path, plot_entropy_histogram
 from .filters import Filters
 from .manifest import (
     LOCK_TIMEOUT_S,
@@ -277,6 +278,13 @@ def compose(
             name = chosen.summary.get("composition", {}).get("name", composition)
             title = f"{name}: {len(chosen.manifest)} samples"
         plot_selection_map(chosen.manifest, png, layer=layer, title=title)
+        if "spectral_entropy" in chosen.manifest.columns:
+            plot_entropy_histogram(
+                chosen.manifest["spectral_entropy"].to_numpy(dtype=float),
+                entropy_plot_path(manifest_path),
+                options.get("reference_entropy"),
+                title=f"{title} ({selection})",
+            )
     return ComposedSet(chosen, Path(manifest_path), summary_path(manifest_path), png)
 
 

@@ -25,7 +25,7 @@ from .pool import (
     manifest_digest,
 )
 from .shortfall import resolve_quotas
-from .strategies import SelectionStrategy, describe, make_strategy
+from .strategies import SelectionStrategy, compare, describe, make_strategy
 
 __all__ = [
     "MANIFEST_COLUMNS",
@@ -362,4 +362,6 @@ def select(
             "pool": describe(values),
             "shortfall": missed,
         }
+        if reference_entropy is not None:
+            summary["selection"]["reference"] = compare(values[rows], reference_entropy)
     return Selection(manifest=manifest, summary=round_floats(summary))

@@ -30,12 +30,14 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from scipy.stats import ks_2samp
 
 __all__ = [
     "MATCHED_BINS",
     "STRATEGIES",
     "UNIFORM_BINS",
     "SelectionStrategy",
+    "compare",
     "describe",
     "make_strategy",
 ]
@@ -259,4 +261,26 @@ def describe(values: np.ndarray) -> dict[str, Any]:
             f"q{q:g}": float(v)
             for q, v in zip(qs, np.quantile(finite, qs), strict=True)
         },
+    }
+
+
+def compare(values: np.ndarray, reference: np.ndarray) -> dict[str, Any]:
+    """Compare a set's entropies with a reference's (two-sample KS test).
+
+    Args:
+        values: Entropies of the set.
+        reference: Entropies of the reference set.
+
+    Returns:
+        The reference's size and :func:`describe`, and the Kolmogorov-Smirnov
+        statistic and p-value (:func:`scipy.stats.ks_2samp`).
+    """
+    ours = values[~np.isnan(values)]
+    theirs = reference[~np.isnan(reference)]
+    test = ks_2samp(ours, theirs)
+    return {
+        "size": int(theirs.size),
+        **describe(theirs),
+        "ks_statistic": float(test.statistic),
+        "ks_pvalue": float(test.pvalue),
     }
