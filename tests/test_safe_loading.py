@@ -170,7 +170,7 @@ def _satmae_state(**overrides: Any) -> dict[str, torch.Tensor]:
         (
             "create_backbone(timm, weights)",
             lambda: {"model": _satmae_state()},
-            r"weights file '.*' holds no parameter of ResNet.*another architecture",
+            r"weights file '.*' holds no weights of ResNet.*another architecture",
         ),
         (
             "load_teacher",

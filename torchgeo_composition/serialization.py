@@ -40,6 +40,7 @@ __all__ = [
     "UnsafeCheckpointError",
     "check_checkpoint",
     "check_checkpoint_file",
+    "check_state_fits",
     "checkpoint_globals",
     "load_checkpoint",
     "preview",
@@ -339,3 +340,44 @@ def load_checkpoint(
             "dictionary (a state dict, or a dict with 'model' or 'state_dict')"
         )
     return dict(obj)
+
+
+def check_state_fits(
+    model: torch.nn.Module,
+    state: Mapping[str, Any],
+    label: str,
+    hint: str = "",
+) -> None:
+    """Refuse a state dict that belongs to another architecture, by name.
+
+    Args:
+        model: The model the weights are meant for.
+        state: The weights read from the file (names -> tensors).
+        label: How the message names the file (e.g. ``"checkpoint 'x.pth'"``).
+        hint: Appended in parentheses to a shape mismatch (what to check).
+
+    Raises:
+        ValueError: If no entry of ``state`` is a parameter or buffer of
+            ``model``, or if entries of both have different shapes (the message
+            lists the first three with both shapes and counts the rest).
+    """
+    expected = model.state_dict()
+    name = type(model).__name__
+    if not set(state) & set(expected):
+        raise ValueError(
+            f"{label} holds no weights of {name}: none of its {len(state)} "
+            f"tensors ({preview(sorted(state), 3)}) is a parameter of the model; "
+            "is it a checkpoint of another architecture?"
+        )
+    mismatched = [
+        f"{k}: checkpoint {tuple(v.shape)} vs model {tuple(expected[k].shape)}"
+        for k, v in state.items()
+        if k in expected and tuple(v.shape) != tuple(expected[k].shape)
+    ]
+    if mismatched:
+        head = "; ".join(mismatched[:3])
+        more = f"; and {len(mismatched) - 3} more" if len(mismatched) > 3 else ""
+        raise ValueError(
+            f"{label} does not fit {name}: {len(mismatched)} shapes differ: "
+            f"{head}{more}" + (f" ({hint})" if hint else "")
+        )

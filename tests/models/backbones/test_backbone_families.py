@@ -128,7 +128,7 @@ def test_local_weights_file(tmp_path: Any) -> None:
     for key, value in src.model.state_dict().items():
         assert torch.equal(value, dst.model.state_dict()[key])
     torch.save({"other": torch.zeros(1)}, path)
-    with pytest.raises(ValueError, match="holds no parameter"):
+    with pytest.raises(ValueError, match="holds no weights"):
         create_backbone("timm:test_resnet", bands=S2_BANDS[:3], weights=path)
     with pytest.raises(FileNotFoundError, match="does not exist"):
         create_backbone("satmae:satmae_vit_tiny_patch8_96", checkpoint="nope.pth")

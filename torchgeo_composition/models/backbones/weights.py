@@ -13,7 +13,7 @@ from urllib.parse import urlparse
 import torch
 from torch import nn
 
-from ...serialization import load_checkpoint, preview
+from ...serialization import check_state_fits, load_checkpoint
 from ..satmae.checkpoint import extract_state_dict
 
 __all__ = ["load_state_file", "load_weights", "local_weights", "resolve_weights"]
@@ -113,25 +113,7 @@ def load_state_file(model: nn.Module, path: str, what: str = "weights file") -> 
     """
     label = f"{what} {path!r}"
     state = extract_state_dict(load_checkpoint(path, what), label)
-    expected = model.state_dict()
-    name = type(model).__name__
-    if not set(state) & set(expected):
-        raise ValueError(
-            f"{label} holds no parameter of {name}: none of its {len(state)} "
-            f"tensors ({preview(sorted(state), 3)}) is one; is it a checkpoint of "
-            "another architecture?"
-        )
-    mismatched = [
-        f"{k}: file {tuple(v.shape)} vs model {tuple(expected[k].shape)}"
-        for k, v in state.items()
-        if k in expected and v.shape != expected[k].shape
-    ]
-    if mismatched:
-        raise ValueError(
-            f"{label} does not fit {name}: {len(mismatched)} shapes differ: "
-            + "; ".join(mismatched[:3])
-            + (f"; and {len(mismatched) - 3} more" if len(mismatched) > 3 else "")
-        )
+    check_state_fits(model, state, label)
     model.load_state_dict(state, strict=False)
 
 

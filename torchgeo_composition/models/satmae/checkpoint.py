@@ -21,7 +21,7 @@ import torch
 from torch import Tensor, nn
 
 from ...files import atomic_path
-from ...serialization import load_checkpoint, preview
+from ...serialization import check_state_fits, load_checkpoint, preview
 from .config import encoder_kwargs
 from .encoder import GroupChannelViT
 
@@ -154,11 +154,6 @@ def load_satmae_checkpoint(
     return _load_state(model, extract_state_dict(checkpoint, label), label, strict)
 
 
-def _join(items: list[str], limit: int = 3) -> str:
-    head = "; ".join(items[:limit])
-    return head if len(items) <= limit else f"{head}; and {len(items) - limit} more"
-
-
 def _load_state(
     model: nn.Module, state: dict[str, Tensor], label: str, strict: bool
 ) -> LoadReport:
@@ -171,23 +166,9 @@ def _load_state(
             if f"norm.{suffix}" in state:
                 state[f"fc_norm.{suffix}"] = state.pop(f"norm.{suffix}")
                 renamed.append(f"norm.{suffix} -> fc_norm.{suffix}")
-    if not set(state) & set(expected):
-        raise ValueError(
-            f"{label} holds no weights of {name}: none of its {len(state)} "
-            f"tensors ({preview(sorted(state), 3)}) is a parameter of the model; "
-            "is it a checkpoint of another architecture?"
-        )
-    mismatched = [
-        f"{k}: checkpoint {tuple(v.shape)} vs model {tuple(expected[k].shape)}"
-        for k, v in state.items()
-        if k in expected and v.shape != expected[k].shape
-    ]
-    if mismatched:
-        raise ValueError(
-            f"{label} does not fit {name}: {len(mismatched)} shapes differ: "
-            f"{_join(mismatched)} (check img_size, patch_size, channel_groups and "
-            "the preset)"
-        )
+    check_state_fits(
+        model, state, label, "check img_size, patch_size, channel_groups and the preset"
+    )
     missing = sorted(k for k in expected if k not in state)
     ignored = sorted(k for k in state if k not in expected)
     if strict:
