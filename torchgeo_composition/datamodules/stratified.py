@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import kornia.augmentation as K
 import numpy as np
 import pandas as pd
 import torch.distributed as dist
@@ -20,7 +19,7 @@ from .channels import select_channels
 from .entropy_index import with_entropy
 from .manifest_dataset import ManifestDataset
 from .sampler import ShardedManifestSampler
-from .transforms import Normalization, batch_pipeline, build_normalization
+from .transforms import Normalization, chip_pipelines
 
 __all__ = ["ContinentStratifiedDataModule", "ManifestDataset"]
 
@@ -158,23 +157,11 @@ class ContinentStratifiedDataModule(NonGeoDataModule):
         self.manifest: pd.DataFrame | None = None
         self.summary: dict[str, Any] | None = None
         self._checked = False
-        norm = build_normalization(normalization, self.bands, mean, std)
-        size = None if crop_size is None else (crop_size, crop_size)
-        resize = [] if size is None else [K.Resize(size)]
-        self.aug = batch_pipeline(*norm, *resize)
-        if augment:
-            crop = (
-                []
-                if size is None
-                else [
-                    K.RandomResizedCrop(
-                        size, scale=(min_scale, 1.0), resample="bicubic"
-                    )
-                ]
-            )
-            self.train_aug = batch_pipeline(
-                *norm, *crop, K.RandomHorizontalFlip(), K.RandomVerticalFlip()
-            )
+        self.aug, train_aug = chip_pipelines(
+            normalization, self.bands, mean, std, crop_size, augment, min_scale
+        )
+        if train_aug is not None:
+            self.train_aug = train_aug
 
     def _selection(self) -> None:
         """Build or reuse the manifest (once)."""

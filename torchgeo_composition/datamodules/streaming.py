@@ -6,7 +6,6 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-import kornia.augmentation as K
 import numpy as np
 import torch
 from torch import Tensor
@@ -22,7 +21,7 @@ from ..packing import (
     stratum_weights,
 )
 from ..packing.store import join
-from .transforms import Normalization, batch_pipeline, build_normalization
+from .transforms import Normalization, chip_pipelines
 
 __all__ = ["PackedSample", "StreamingStratifiedDataModule"]
 
@@ -77,9 +76,9 @@ class StreamingStratifiedDataModule(NonGeoDataModule):
     Batches are the ones of
     :class:`~torchgeo_composition.datamodules.ContinentStratifiedDataModule`:
     ``image`` (B, C, H, W), ``lon``, ``lat`` (B,) and ``continent`` (list of B
-    strata), normalised and augmented on the device with the same pipeline
-    (:func:`~torchgeo_composition.datamodules.build_normalization` and
-    :func:`~torchgeo_composition.datamodules.batch_pipeline`); images travel in
+    strata), normalised and augmented on the device by the same pipelines as
+    :class:`ContinentStratifiedDataModule`
+    (:func:`~torchgeo_composition.datamodules.transforms.chip_pipelines`); images travel in
     the pack's integer type and become float32 on the device.
 
     Under DDP every rank streams its own part of each stratum in the same number
@@ -163,23 +162,11 @@ class StreamingStratifiedDataModule(NonGeoDataModule):
         self.bands = self._check_pack(self.summary, input_dir, bands, dtype)
         if self.val_summary is not None:
             self._check_pack(self.val_summary, str(val_input_dir), bands, dtype)
-        norm = build_normalization(normalization, self.bands, mean, std)
-        size = None if crop_size is None else (crop_size, crop_size)
-        resize = [] if size is None else [K.Resize(size)]
-        self.aug = batch_pipeline(*norm, *resize)
-        if augment:
-            crop = (
-                []
-                if size is None
-                else [
-                    K.RandomResizedCrop(
-                        size, scale=(min_scale, 1.0), resample="bicubic"
-                    )
-                ]
-            )
-            self.train_aug = batch_pipeline(
-                *norm, *crop, K.RandomHorizontalFlip(), K.RandomVerticalFlip()
-            )
+        self.aug, train_aug = chip_pipelines(
+            normalization, self.bands, mean, std, crop_size, augment, min_scale
+        )
+        if train_aug is not None:
+            self.train_aug = train_aug
 
     @staticmethod
     def _check_pack(

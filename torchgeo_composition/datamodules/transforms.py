@@ -24,6 +24,7 @@ __all__ = [
     "SatMAENormalize",
     "batch_pipeline",
     "build_normalization",
+    "chip_pipelines",
 ]
 
 #: What a datamodule's ``normalization`` may be.
@@ -192,3 +193,48 @@ def batch_pipeline(
     if not steps:
         return nn.Identity()
     return K.AugmentationSequential(*steps, data_keys=None, keepdim=True)
+
+
+def chip_pipelines(
+    normalization: Normalization,
+    bands: Sequence[str],
+    mean: Sequence[float] | None = None,
+    std: Sequence[float] | None = None,
+    crop_size: int | None = None,
+    augment: bool = True,
+    min_scale: float = 0.2,
+) -> tuple[
+    Callable[[dict[str, Any]], dict[str, Any]],
+    Callable[[dict[str, Any]], dict[str, Any]] | None,
+]:
+    """Build the evaluation and training pipelines of pretraining chips.
+
+    Evaluation: normalise, then resize to ``crop_size``. Training (when
+    ``augment``): normalise, a random resized crop of ``crop_size`` with a scale
+    in ``[min_scale, 1]``, and random horizontal and vertical flips.
+
+    Args:
+        normalization: See :func:`build_normalization`.
+        bands: Band names in channel order.
+        mean: Per-band means for ``standard`` (default: the FMoW statistics).
+        std: Per-band standard deviations for ``standard``.
+        crop_size: Output height and width, or ``None`` to keep the chips' size.
+        augment: Build the training pipeline.
+        min_scale: Smallest crop scale of the training pipeline.
+
+    Returns:
+        ``(aug, train_aug)``; ``train_aug`` is ``None`` without ``augment``.
+    """
+    norm = build_normalization(normalization, bands, mean, std)
+    size = None if crop_size is None else (crop_size, crop_size)
+    resize = [] if size is None else [K.Resize(size)]
+    aug = batch_pipeline(*norm, *resize)
+    if not augment:
+        return aug, None
+    crop = (
+        []
+        if size is None
+        else [K.RandomResizedCrop(size, scale=(min_scale, 1.0), resample="bicubic")]
+    )
+    flips = [K.RandomHorizontalFlip(), K.RandomVerticalFlip()]
+    return aug, batch_pipeline(*norm, *crop, *flips)
