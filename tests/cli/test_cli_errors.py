@@ -10,7 +10,7 @@ import yaml
 
 from tests.trainers.satmae_tiny import TINY_TASK
 from torchgeo_composition.bands import SATMAE_BANDS
-from torchgeo_composition.cli import main
+from torchgeo_composition.cli import COMMANDS, LIGHTNING_COMMANDS, main
 
 
 @pytest.fixture(scope="module")
@@ -83,7 +83,7 @@ def _file_in_the_way(tmp_path: Path) -> str:
 
 TEN = len(SATMAE_BANDS)
 Args = Callable[[Path], list[str]]
-ALL = "fit, validate, test, predict, compose, diversity, correlate, cka, study"
+ALL = ", ".join([*LIGHTNING_COMMANDS, *COMMANDS])
 
 # (id, arguments after "--config fit.yaml" (or the whole line), text of the error)
 CASES: list[tuple[str, Args, str]] = [
