@@ -15,10 +15,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from ..files import FileLockedError, atomic_path, file_lock, remove_stale_temps
+from ..sampling.pool import hash_bytes
 
 __all__ = ["INDEX_LOCK_TIMEOUT_S", "cached_index"]
 
@@ -28,19 +28,6 @@ INDEX_LOCK_TIMEOUT_S = 3600.0
 
 #: Version of the content hash; bump when :func:`_digest` changes.
 _CACHE_VERSION = "1"
-
-
-def _hash_bytes(digest: hashlib._Hash, array: pa.Array) -> None:
-    """Feed a (large) string or binary array: lengths, then the bytes."""
-    array = pc.cast(pc.fill_null(array, b""), pa.large_binary())
-    lengths = pc.binary_length(array).to_numpy(zero_copy_only=False)
-    digest.update(np.ascontiguousarray(lengths, dtype="<i8").tobytes())
-    offsets = np.frombuffer(array.buffers()[1], dtype="<i8")
-    start = int(offsets[array.offset])
-    stop = int(offsets[array.offset + len(array)])
-    data = array.buffers()[2]
-    if data is not None and stop > start:
-        digest.update(memoryview(data)[start:stop])
 
 
 def _digest(table: pa.Table) -> str:
@@ -56,10 +43,13 @@ def _digest(table: pa.Table) -> str:
         nulls = array.is_null().to_numpy(zero_copy_only=False)
         digest.update(np.packbits(nulls).tobytes())
         kind = array.type
-        if pa.types.is_string(kind) or pa.types.is_large_string(kind):
-            _hash_bytes(digest, pc.cast(array, pa.large_binary()))
-        elif pa.types.is_binary(kind) or pa.types.is_large_binary(kind):
-            _hash_bytes(digest, array)
+        if (
+            pa.types.is_string(kind)
+            or pa.types.is_large_string(kind)
+            or pa.types.is_binary(kind)
+            or pa.types.is_large_binary(kind)
+        ):
+            hash_bytes(digest, array)
         elif (
             pa.types.is_integer(kind)
             or pa.types.is_floating(kind)

@@ -17,6 +17,7 @@ __all__ = [
     "CanonicalPool",
     "PoolLike",
     "canonical_pool",
+    "hash_bytes",
     "manifest_digest",
     "pool_fingerprint",
     "strata_fingerprint",
@@ -83,8 +84,8 @@ class CanonicalPool:
         """SHA-256 of the sample ids, paths and rounded coordinates (hex)."""
         digest = hashlib.sha256(_FINGERPRINT_VERSION)
         digest.update(np.int64(len(self)).astype("<i8").tobytes())
-        _hash_strings(digest, self.sample_id)
-        _hash_strings(digest, self.path)
+        hash_bytes(digest, self.sample_id)
+        hash_bytes(digest, self.path)
         for values in (self.lon, self.lat):
             rounded = np.round(values, _COORD_DECIMALS) + 0.0  # folds -0.0 into 0.0
             digest.update(np.ascontiguousarray(rounded, dtype="<f8").tobytes())
@@ -198,9 +199,17 @@ def canonical_pool(index: pd.DataFrame, require_stratum: bool = True) -> Canonic
     )
 
 
-def _hash_strings(digest: hashlib._Hash, array: pa.Array) -> None:
-    """Feed an Arrow (large) string array into a hash: lengths, then bytes."""
-    array = pc.cast(array, pa.large_string())
+def hash_bytes(digest: hashlib._Hash, array: pa.Array) -> None:
+    """Feed an Arrow string or binary array into a hash: lengths, then bytes.
+
+    Nulls count as empty values. Strings and binary values with the same bytes
+    hash alike, so the digest does not depend on the column's Arrow type.
+
+    Args:
+        digest: The running hash (e.g. :func:`hashlib.sha256`).
+        array: A (large) string or binary array.
+    """
+    array = pc.fill_null(pc.cast(array, pa.large_binary()), b"")
     lengths = pc.binary_length(array).to_numpy(zero_copy_only=False)
     digest.update(np.ascontiguousarray(lengths, dtype="<i8").tobytes())
     offsets = np.frombuffer(array.buffers()[1], dtype="<i8")
@@ -271,7 +280,7 @@ def manifest_digest(manifest: pd.DataFrame) -> str:
         array = pa.array(manifest[name], type=pa.large_string(), from_pandas=True)
         nulls = array.is_null().to_numpy(zero_copy_only=False)
         digest.update(np.packbits(nulls).tobytes())
-        _hash_strings(digest, pc.fill_null(array, ""))
+        hash_bytes(digest, array)
     for name in ("lon", "lat"):
         values = manifest[name].to_numpy(dtype=np.float64)
         digest.update(np.ascontiguousarray(values, dtype="<f8").tobytes())
