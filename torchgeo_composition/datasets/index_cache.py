@@ -34,33 +34,45 @@ def _digest(table: pa.Table) -> str:
     """SHA-256 of a table's schema and values (exact bits of numbers).
 
     Computed on the Arrow table that is written and on the one that is read, so
-    it does not depend on how pandas converts either.
+    it does not depend on how pandas converts either. Text is hashed from the
+    Arrow buffers (lengths, then bytes); a dictionary column (a categorical) by
+    its dictionary and its indices, so a column that repeats a few long values
+    (a part URL per row) costs little.
     """
     head = f"v{_CACHE_VERSION}|{table.num_rows}|{table.schema.names}"
     digest = hashlib.sha256(head.encode())
     for column in table.columns:
-        array = column.combine_chunks()
-        nulls = array.is_null().to_numpy(zero_copy_only=False)
-        digest.update(np.packbits(nulls).tobytes())
-        kind = array.type
-        if (
-            pa.types.is_string(kind)
-            or pa.types.is_large_string(kind)
-            or pa.types.is_binary(kind)
-            or pa.types.is_large_binary(kind)
-        ):
-            hash_bytes(digest, array)
-        elif (
-            pa.types.is_integer(kind)
-            or pa.types.is_floating(kind)
-            or pa.types.is_boolean(kind)
-            or pa.types.is_temporal(kind)
-        ):
-            values = array.to_numpy(zero_copy_only=False)
-            digest.update(np.ascontiguousarray(values).tobytes())
-        else:
-            digest.update(repr(array.to_pylist()).encode())
+        _hash_array(digest, column.combine_chunks())
     return digest.hexdigest()
+
+
+def _hash_array(digest: hashlib._Hash, array: pa.Array) -> None:
+    """Feed one column: its null bitmap, then its values."""
+    nulls = array.is_null().to_numpy(zero_copy_only=False)
+    digest.update(np.packbits(nulls).tobytes())
+    kind = array.type
+    if pa.types.is_dictionary(kind):
+        digest.update(b"dictionary")
+        indices = array.indices.cast(pa.int64()).fill_null(-1)
+        digest.update(np.ascontiguousarray(indices.to_numpy(), "<i8").tobytes())
+        _hash_array(digest, array.dictionary)
+    elif (
+        pa.types.is_string(kind)
+        or pa.types.is_large_string(kind)
+        or pa.types.is_binary(kind)
+        or pa.types.is_large_binary(kind)
+    ):
+        hash_bytes(digest, array)
+    elif (
+        pa.types.is_integer(kind)
+        or pa.types.is_floating(kind)
+        or pa.types.is_boolean(kind)
+        or pa.types.is_temporal(kind)
+    ):
+        values = array.to_numpy(zero_copy_only=False)
+        digest.update(np.ascontiguousarray(values).tobytes())
+    else:
+        digest.update(repr(array.to_pylist()).encode())
 
 
 def _load(cache_path: Path, sig: str, warn: bool = True) -> pd.DataFrame | None:

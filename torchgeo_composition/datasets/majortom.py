@@ -5,9 +5,8 @@ from __future__ import annotations
 import os
 import warnings
 from collections.abc import Callable, Sequence
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import urlparse
 
 import fsspec
 import numpy as np
@@ -27,9 +26,13 @@ from .metadata import (
     cached_metadata_index,
 )
 from .metatables import (
-    read_table,
+    dictionary_column,
+    float_column,
+    join_text,
+    read_arrow,
     table_columns,
 )
+from .part_files import file_name, pick_local
 
 __all__ = ["MAJORTOM_BANDS", "MajorTOMPool"]
 
@@ -198,27 +201,43 @@ class MajorTOMPool(MetadataPool):
         self._last: tuple[tuple[str, int], pa.Table] | None = None
 
     def _build(self) -> pd.DataFrame:
-        """Build the index of every cell from ``metadata.parquet``."""
+        """Build the index of every cell from ``metadata.parquet``.
+
+        Read and assembled as Arrow arrays; the columns that repeat a few values
+        (part URL and file, CRS) become categoricals.
+        """
         present = table_columns(self.metadata_path)
         extra = [c for c in _EXTRA if c in present]
-        table = read_table(self.metadata_path, [*_REQUIRED, *extra], "metadata")
-        codes, urls = pd.factorize(table["parquet_url"].astype(str))
-        names = np.asarray([_file_name(u) for u in urls], dtype=object)[codes]
-        frame = pd.DataFrame(
-            {
-                "sample_id": table["grid_cell"].astype(str)
-                + "/"
-                + table["product_id"].astype(str),
-                "path": names,
-                "lon": table["centre_lon"].to_numpy(dtype=np.float64),
-                "lat": table["centre_lat"].to_numpy(dtype=np.float64),
-            }
+        table = read_arrow(
+            self.metadata_path,
+            [*_REQUIRED, *extra],
+            "metadata",
+            dictionary=("parquet_url", "crs"),
         )
+        urls = dictionary_column(table["parquet_url"])
+        names, unique = pd.factorize(
+            pd.Series([file_name(str(u)) for u in urls.dictionary.to_pylist()])
+        )
+        codes = pa.array(names, pa.int32()).take(urls.indices)
+        columns: dict[str, pa.Array | pa.ChunkedArray] = {
+            "sample_id": join_text([table["grid_cell"], table["product_id"]], "/"),
+            "path": pa.DictionaryArray.from_arrays(
+                codes, pa.array(list(unique), pa.large_string())
+            ),
+            "lon": float_column(table["centre_lon"], "centre_lon"),
+            "lat": float_column(table["centre_lat"], "centre_lat"),
+        }
         for column in extra:
-            frame[column] = table[column].to_numpy()
-        frame["parquet_url"] = np.asarray(urls, dtype=object)[codes]
-        frame["parquet_row"] = table["parquet_row"].to_numpy(dtype=np.int64)
-        return frame
+            values = table[column]
+            is_text = pa.types.is_string(values.type) or pa.types.is_large_string(
+                values.type
+            )
+            if is_text or pa.types.is_dictionary(values.type):
+                values = dictionary_column(values)
+            columns[column] = values
+        columns["parquet_url"] = urls
+        columns["parquet_row"] = table["parquet_row"].cast(pa.int64())
+        return pa.table(columns).to_pandas()
 
     def _filter(
         self,
@@ -261,11 +280,12 @@ class MajorTOMPool(MetadataPool):
                     if file.endswith(".parquet") and not file.startswith("."):
                         if full.resolve() != metadata:
                             local.setdefault(file, []).append(str(full))
-        codes, urls = pd.factorize(cells["parquet_url"].astype(str))
+        codes, used = pd.factorize(cells["parquet_url"])  # categorical: by codes
+        urls = [str(u) for u in used]
         sources: list[str] = []
         missing: list[int] = []
         for code, url in enumerate(urls):
-            found = _pick_local(str(url), local)
+            found = pick_local(str(url), local)
             if found is None:
                 missing.append(code)
             sources.append(found or str(url))
@@ -273,7 +293,7 @@ class MajorTOMPool(MetadataPool):
         cells = cells.assign(_source=codes)
         if missing and not self.remote and on_missing != "ignore":
             rows = np.isin(codes, missing)
-            shown = ", ".join(repr(_file_name(urls[c])) for c in missing[:5])
+            shown = ", ".join(repr(file_name(urls[c])) for c in missing[:5])
             what = (
                 f"{len(missing)} part file(s) named by {int(rows.sum())} row(s) of "
                 f"{source!r} have no local copy under root {str(self.root)!r}: "
@@ -293,7 +313,7 @@ class MajorTOMPool(MetadataPool):
         """Open a part file, local or remote."""
         if not ("://" in source or source.startswith("hf:")):
             return _Part(pq.ParquetFile(source))
-        name = _file_name(source)
+        name = file_name(source)
         try:
             file = fsspec.open(source, mode="rb", block_size=2**20).open()
             return _Part(pq.ParquetFile(file), file)
@@ -375,26 +395,3 @@ class MajorTOMPool(MetadataPool):
 
     def _describe(self) -> str:
         return f"metadata={str(self.metadata_path)!r}, modality={self.modality!r}"
-
-
-def _file_name(url: str) -> str:
-    """The file name at the end of a URL (or path)."""
-    return PurePosixPath(urlparse(url).path).name
-
-
-def _pick_local(url: str, local: dict[str, list[str]]) -> str | None:
-    """The local copy of a part: the only file of its name, or the one whose path ends like the URL's."""
-    path = PurePosixPath(urlparse(url).path)
-    candidates = local.get(path.name, [])
-    if len(candidates) <= 1:
-        return candidates[0] if candidates else None
-    best = max(candidates, key=lambda c: _common_tail(Path(c).parts, path.parts))
-    return best
-
-
-def _common_tail(a: Sequence[str], b: Sequence[str]) -> int:
-    """Number of trailing path components two paths share."""
-    n = 0
-    while n < min(len(a), len(b)) and a[-1 - n] == b[-1 - n]:
-        n += 1
-    return n

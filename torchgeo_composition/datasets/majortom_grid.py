@@ -78,8 +78,9 @@ def expand_chips(
     dy = -((offset + (rows + 0.5) * chip_size) - cell_size / 2) * PIXEL_SIZE_M
     lon = chips["lon"].to_numpy(dtype=np.float64).copy()
     lat = chips["lat"].to_numpy(dtype=np.float64).copy()
-    codes, crs_values = pd.factorize(chips["crs"].astype(str))
-    for code, value in enumerate(crs_values):
+    codes, found = pd.factorize(cells["crs"])  # per cell: chips repeat them
+    codes = np.repeat(codes, per_cell)
+    for code, value in enumerate(str(v) for v in found):
         try:
             crs = CRS.from_user_input(value if not value.isdigit() else int(value))
         except Exception as err:  # pyproj raises its own CRSError

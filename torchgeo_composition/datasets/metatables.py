@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import shapely
 from pyproj import CRS, Transformer
@@ -23,7 +24,11 @@ from pyproj import CRS, Transformer
 __all__ = [
     "CSV_SUFFIXES",
     "PARQUET_SUFFIXES",
+    "dictionary_column",
+    "float_column",
     "geometry_centres",
+    "join_text",
+    "read_arrow",
     "read_table",
     "require_columns",
     "table_columns",
@@ -111,6 +116,115 @@ def read_table(
         f"{parameter} {str(path)!r} has suffix {suffix!r}; valid choices are "
         "'.parquet' (Parquet or GeoParquet) and '.csv'"
     )
+
+
+def read_arrow(
+    path: str | os.PathLike[str],
+    columns: Sequence[str],
+    parameter: str = "table",
+    dictionary: Sequence[str] = (),
+) -> pa.Table:
+    """Read columns of a metadata table as an Arrow table (no Python objects).
+
+    Parquet is read directly, with ``dictionary`` columns decoded straight into
+    dictionary arrays (fast for columns that repeat a few values, such as the
+    part URL of every Major TOM row); CSV goes through :func:`read_table`.
+
+    Args:
+        path: The table's file.
+        columns: Columns to read; each must exist.
+        parameter: Name of the argument that gave the path, for messages.
+        dictionary: Columns to read as dictionary arrays.
+
+    Returns:
+        The table.
+
+    Raises:
+        FileNotFoundError: If the file does not exist.
+        ValueError: If the file is not a readable table or lacks a column.
+    """
+    path = Path(path)
+    if not path.is_file() or path.suffix.lower() not in PARQUET_SUFFIXES:
+        frame = read_table(path, columns, parameter)
+        return pa.Table.from_pandas(frame, preserve_index=False)
+    try:
+        require_columns(pq.read_schema(path).names, columns, str(path))
+        return pq.read_table(
+            path,
+            columns=list(columns),
+            read_dictionary=[c for c in dictionary if c in columns],
+            use_threads=False,
+        ).replace_schema_metadata(None)
+    except (OSError, pa.ArrowException) as err:
+        raise ValueError(
+            f"{parameter} {str(path)!r} is not a readable table ({err})"
+        ) from err
+
+
+def dictionary_column(values: pa.ChunkedArray | pa.Array) -> pa.DictionaryArray:
+    """A text column as one dictionary array (a pandas categorical once converted).
+
+    Args:
+        values: Text (or already dictionary-encoded) values.
+
+    Returns:
+        The dictionary array, its values as text.
+    """
+    if not pa.types.is_dictionary(values.type):
+        values = pc.dictionary_encode(values.cast(pa.large_string()))
+    if isinstance(values, pa.ChunkedArray):
+        values = values.unify_dictionaries().combine_chunks()
+    array: pa.DictionaryArray = values
+    if not pa.types.is_large_string(array.dictionary.type):
+        array = pa.DictionaryArray.from_arrays(
+            array.indices, array.dictionary.cast(pa.large_string())
+        )
+    return array
+
+
+def float_column(values: pa.ChunkedArray | pa.Array, column: str) -> pa.Array:
+    """A column of numbers as float64.
+
+    Args:
+        values: The column.
+        column: Its name, for the message.
+
+    Returns:
+        The values as float64 (nulls stay null).
+
+    Raises:
+        ValueError: If the column does not hold numbers.
+    """
+    try:
+        out = values.cast(pa.float64())
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as err:
+        raise ValueError(
+            f"metadata column {column!r} must hold numbers, got {values.type} ({err})"
+        ) from err
+    return out.combine_chunks() if isinstance(out, pa.ChunkedArray) else out
+
+
+def join_text(parts: Sequence[pa.ChunkedArray | pa.Array], separator: str) -> pa.Array:
+    """Join text columns row by row (e.g. ``grid_cell`` + "/" + ``product_id``).
+
+    Args:
+        parts: Columns of equal length (text, numbers or dictionary arrays).
+        separator: Text between the parts.
+
+    Returns:
+        A large_string array.
+    """
+    text = [_as_text(p) for p in parts]
+    joined = pc.binary_join_element_wise(*text, pa.scalar(separator, pa.large_string()))
+    if isinstance(joined, pa.ChunkedArray):
+        joined = joined.combine_chunks()
+    return joined
+
+
+def _as_text(values: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.Array:
+    if pa.types.is_dictionary(values.type):
+        values = values.cast(values.type.value_type)
+    return values.cast(pa.large_string())
 
 
 def table_columns(path: str | os.PathLike[str]) -> list[str]:

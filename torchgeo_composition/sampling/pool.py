@@ -100,11 +100,19 @@ class CanonicalPool:
 
 
 def _string_column(index: pd.DataFrame, name: str) -> pa.Array:
-    """Return a non-null column as an Arrow large_string array."""
+    """Return a non-null column as an Arrow large_string array.
+
+    A categorical column (e.g. a part file repeated by thousands of rows) is
+    decoded by Arrow from its codes, without a Python string per row.
+    """
     column = index[name]
     if column.isna().any():
         first = int(np.flatnonzero(column.isna().to_numpy())[0])
         raise ValueError(f"pool index column {name!r} has missing values (row {first})")
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        values = pa.array(column.cat.categories.astype(str), type=pa.large_string())
+        codes = pa.array(column.cat.codes.to_numpy())
+        return pa.DictionaryArray.from_arrays(codes, values).cast(pa.large_string())
     array = pa.array(column.astype(str), type=pa.large_string())
     if isinstance(array, pa.ChunkedArray):
         array = array.combine_chunks()
@@ -135,7 +143,8 @@ def canonical_pool(index: pd.DataFrame, require_stratum: bool = True) -> Canonic
     """Validate a pool index and bring it into canonical order.
 
     Selection works on the canonical order (sample id, then path), so the same
-    pool gives the same manifest whatever order its index rows come in.
+    pool gives the same manifest whatever order its index rows come in. An
+    index already in that order is not sorted again.
 
     Args:
         index: DataFrame with columns ``sample_id``, ``path``, ``lon``, ``lat`` and
@@ -168,22 +177,16 @@ def canonical_pool(index: pd.DataFrame, require_stratum: bool = True) -> Canonic
     lon, lat = _check_coordinates(index)
     ids = _string_column(index, "sample_id")
     paths = _string_column(index, "path")
-    order = pc.sort_indices(
-        pa.table({"i": ids, "p": paths}),
-        sort_keys=[("i", "ascending"), ("p", "ascending")],
-    )
-    ids = ids.take(order)
-    if len(ids) > 1:
-        dup = pc.equal(ids[1:], ids[:-1])
-        if pc.any(dup).as_py():
-            first = int(np.flatnonzero(dup.to_numpy(zero_copy_only=False))[0])
-            raise ValueError(
-                "pool index has duplicate sample_id values (e.g. "
-                f"{ids[first].as_py()!r}); sample ids must be unique"
-            )
-    order_np = order.to_numpy()
+    order = _sort_order(ids)
+    if order is not None:
+        ids = ids.take(order)
+        paths = paths.take(order)
+        order_np = order.to_numpy()
+        lon, lat = lon[order_np], lat[order_np]
     if STRATUM in index.columns:
-        stratum = index[STRATUM].astype("str").iloc[order_np]
+        stratum = index[STRATUM].astype("str")
+        if order is not None:
+            stratum = stratum.iloc[order_np]
         codes, uniques = pd.factorize(stratum, sort=True)
         strata = tuple(str(u) for u in uniques)
     else:
@@ -191,12 +194,33 @@ def canonical_pool(index: pd.DataFrame, require_stratum: bool = True) -> Canonic
         strata = ()
     return CanonicalPool(
         sample_id=ids,
-        path=paths.take(order),
-        lon=lon[order_np],
-        lat=lat[order_np],
+        path=paths,
+        lon=lon,
+        lat=lat,
         codes=np.asarray(codes, dtype=np.int64),
         strata=strata,
     )
+
+
+def _sort_order(ids: pa.Array) -> pa.Array | None:
+    """Positions sorting the sample ids; None when they are sorted already.
+
+    Sample ids are unique (a duplicate is refused here), so sorting by id alone
+    gives the canonical order (sample id, then path). An index kept in this
+    order (as pools store theirs) is recognised in one pass, without sorting.
+    """
+    if len(ids) < 2 or pc.all(pc.less(ids[:-1], ids[1:])).as_py():
+        return None
+    order = pc.sort_indices(ids)
+    ordered = ids.take(order)
+    dup = pc.equal(ordered[1:], ordered[:-1])
+    if pc.any(dup).as_py():
+        first = int(np.flatnonzero(dup.to_numpy(zero_copy_only=False))[0])
+        raise ValueError(
+            "pool index has duplicate sample_id values (e.g. "
+            f"{ordered[first].as_py()!r}); sample ids must be unique"
+        )
+    return order
 
 
 def hash_bytes(digest: hashlib._Hash, array: pa.Array) -> None:

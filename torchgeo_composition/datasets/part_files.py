@@ -1,0 +1,48 @@
+"""Where a Major TOM part file is: its name in a URL, and its local copy under a root."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path, PurePosixPath
+from urllib.parse import urlparse
+
+__all__ = ["file_name", "pick_local"]
+
+
+def file_name(url: str) -> str:
+    """The file name at the end of a URL (or path).
+
+    Args:
+        url: A URL or a path.
+
+    Returns:
+        Its last component.
+    """
+    return PurePosixPath(urlparse(url).path).name
+
+
+def pick_local(url: str, local: dict[str, list[str]]) -> str | None:
+    """The local copy of a part file, if any.
+
+    Args:
+        url: The part's URL (``parquet_url``).
+        local: Local files by name: every path of each file name under the root.
+
+    Returns:
+        The only local file of the URL's file name, or, when several have it,
+        the one whose path ends like the URL's; ``None`` without one.
+    """
+    path = PurePosixPath(urlparse(url).path)
+    candidates = local.get(path.name, [])
+    if len(candidates) <= 1:
+        return candidates[0] if candidates else None
+    best = max(candidates, key=lambda c: _common_tail(Path(c).parts, path.parts))
+    return best
+
+
+def _common_tail(a: Sequence[str], b: Sequence[str]) -> int:
+    """Number of trailing path components two paths share."""
+    n = 0
+    while n < min(len(a), len(b)) and a[-1 - n] == b[-1 - n]:
+        n += 1
+    return n
