@@ -63,6 +63,25 @@ def _logger_version(logger: Logger) -> int | str | None:
     return version if isinstance(version, int | str) else None
 
 
+def _load_loader_states(trainer: Trainer) -> None:
+    """Give stateful train loaders the position their checkpoint saved.
+
+    Lightning loads it only when it builds the train loaders after restoring the
+    loops; a model that reads ``estimated_stepping_batches`` in
+    ``configure_optimizers`` has them built before, and the saved position would
+    be dropped. Load it here and start the epoch's iterator again.
+    """
+    loop = trainer.fit_loop
+    states = getattr(loop, "_combined_loader_states_to_load", None)
+    loader = getattr(loop, "_combined_loader", None)
+    fetcher = getattr(loop, "_data_fetcher", None)
+    if not states or loader is None or fetcher is None:
+        return
+    loader._load_state_dicts(states)
+    loop._combined_loader_states_to_load = []
+    iter(fetcher)
+
+
 class ResumeState(Callback):
     """Store the random state and the logger's version in every checkpoint.
 
@@ -161,12 +180,13 @@ class ResumeState(Callback):
             logger.save()
 
     def on_train_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
-        """Restore the random state of the checkpoint a run resumes from.
+        """Restore the random state and the train loaders' position of a checkpoint.
 
         Args:
             trainer: The trainer.
             pl_module: The model.
         """
+        _load_loader_states(trainer)
         if self._pending is not None:
             _restore(self._pending)
             self._pending = None

@@ -3,6 +3,7 @@
 from ..sampling import build_manifest, stratified_index
 from .manifest_dataset import ManifestDataset
 from .raster import StratifiedRasterDataModule
+from .resumable import ResumableDataLoader
 from .sampler import ShardedManifestSampler, shard_sizes
 from .stratified import ContinentStratifiedDataModule
 from .streaming import StreamingStratifiedDataModule
@@ -18,6 +19,7 @@ __all__ = [
     "NORMALIZATIONS",
     "ContinentStratifiedDataModule",
     "ManifestDataset",
+    "ResumableDataLoader",
     "SatMAENormalize",
     "ShardedManifestSampler",
     "StratifiedRasterDataModule",

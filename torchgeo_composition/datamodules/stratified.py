@@ -18,6 +18,7 @@ from ..sampling import UNASSIGNED, Filters, ShortfallPolicy, build_manifest
 from .channels import select_channels
 from .entropy_index import with_entropy
 from .manifest_dataset import ManifestDataset
+from .resumable import ResumableDataLoader
 from .sampler import ShardedManifestSampler
 from .transforms import Normalization, chip_pipelines
 
@@ -264,7 +265,9 @@ class ContinentStratifiedDataModule(NonGeoDataModule):
 
         Returns:
             A data loader; for 'train' and 'val' its sampler shards the split
-            across ranks (:class:`ShardedManifestSampler`).
+            across ranks (:class:`ShardedManifestSampler`); the 'train' loader
+            is a :class:`ResumableDataLoader` (a mid-epoch checkpoint resumes
+            at the next batch of the epoch).
 
         Raises:
             MisconfigurationException: If :meth:`setup` does not define the
@@ -283,7 +286,8 @@ class ContinentStratifiedDataModule(NonGeoDataModule):
                 shuffle=split == "train",
                 seed=self.hparams["seed"],
             )
-        return DataLoader(
+        loader = ResumableDataLoader if split == "train" else DataLoader
+        return loader(
             dataset=dataset,
             batch_size=batch_size,
             sampler=sampler,
