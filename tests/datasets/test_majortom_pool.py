@@ -20,6 +20,12 @@ def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return make_majortom(tmp_path_factory.mktemp("majortom"), POINTS)
 
 
+def _position(pool: MajorTOMPool, root: Path, row: int) -> int:
+    """The position of the cell of metadata row ``row`` (cells are in id order)."""
+    meta = pd.read_parquet(root / "metadata.parquet")
+    return pool.positions([f"{meta['grid_cell'][row]}/{meta['product_id'][row]}"])[0]
+
+
 def _edit_metadata(root: Path, **columns: object) -> None:
     meta = pd.read_parquet(root / "metadata.parquet")
     for name, value in columns.items():
@@ -29,13 +35,15 @@ def _edit_metadata(root: Path, **columns: object) -> None:
 
 def test_cells_from_metadata_read_in_band_order(root: Path) -> None:
     pool = MajorTOMPool(root, bands=["B8A", "B04", "B2"], cell_size=24)
-    index = pool.index()
+    index = pool.index().set_index("sample_id", drop=False)
     assert len(pool) == len(POINTS)
-    assert (
-        index["path"].tolist()
-        == ["part_00001.parquet"] * 3 + ["part_00002.parquet"] * 3
+    assert index["sample_id"].is_monotonic_increasing
+    meta = pd.read_parquet(root / "metadata.parquet")
+    ids = meta["grid_cell"] + "/" + meta["product_id"]
+    assert index.loc[ids, "path"].astype(str).tolist() == (
+        ["part_00001.parquet"] * 3 + ["part_00002.parquet"] * 3
     )
-    assert index["sample_id"].iloc[0].startswith("500U_100R/S2A_MSIL2A_")
+    assert ids[0].startswith("500U_100R/S2A_MSIL2A_")
     assert {
         "cloud_cover",
         "nodata",
@@ -44,8 +52,9 @@ def test_cells_from_metadata_read_in_band_order(root: Path) -> None:
         "parquet_url",
         "parquet_row",
     } <= set(index.columns)
-    assert (index["lon"].iloc[4], index["lat"].iloc[4]) == POINTS[4]
-    image = pool[4]["image"]
+    fifth = _position(pool, root, 4)
+    assert (index["lon"].iloc[fifth], index["lat"].iloc[fifth]) == POINTS[4]
+    image = pool[fifth]["image"]
     assert image.shape == (3, 24, 24)
     # B8A (20 m, column 8) upsampled to 10 m; B04 and B02 at 10 m
     assert image[:, 5, 7].tolist() == [
@@ -61,12 +70,14 @@ def test_chip_grid_ids_centres_and_pixels(root: Path) -> None:
     pool = MajorTOMPool(root, bands=["B04", "B8A"], cell_size=24, chip_size=8)
     index = pool.index()
     assert len(pool) == 9 * len(POINTS)
-    cell_id = cells.index()["sample_id"].iloc[0]
-    assert index["sample_id"].iloc[:3].tolist() == [
+    first = 9 * _position(cells, root, 0)  # the chips of metadata row 0
+    cell_id = cells.index()["sample_id"].iloc[first // 9]
+    assert index["sample_id"].iloc[first : first + 3].tolist() == [
         f"{cell_id}/0_0",
         f"{cell_id}/0_1",
         f"{cell_id}/0_2",
     ]
+    index = index.iloc[first : first + 9]
     centre = index.iloc[4]  # chip (1, 1): the middle of the cell
     assert (centre.lon, centre.lat) == pytest.approx(POINTS[0], abs=1e-6)
     top_left, bottom_right = index.iloc[0], index.iloc[8]
@@ -75,7 +86,7 @@ def test_chip_grid_ids_centres_and_pixels(root: Path) -> None:
     assert (centre.lat - bottom_right.lat) * 111_320 == pytest.approx(
         80, rel=0.02
     )  # 8 px of 10 m
-    image = pool[5]["image"]  # chip (1, 2)
+    image = pool[first + 5]["image"]  # chip (1, 2)
     assert image.shape == (2, 8, 8)
     assert image[:, 0, 0].tolist() == [pixel_value(3, 8, 16), pixel_value(8, 8, 16)]
 
@@ -145,12 +156,13 @@ def test_part_without_local_copy_or_remote(tmp_path: Path) -> None:
     )
     _edit_metadata(root, parquet_url=urls)
     pool = MajorTOMPool(root, cell_size=24)  # remote reads are tried only when reading
-    assert pool[0]["image"].shape == (12, 24, 24)  # part_00001 is local
+    local = _position(pool, root, 0)  # a cell of part_00001, which is local
+    assert pool[local]["image"].shape == (12, 24, 24)
     with pytest.raises(
         FileNotFoundError,
         match=r"'part_00002.parquet' has no local copy under root.*could not be read",
     ):
-        pool[3]
+        pool[_position(pool, root, 3)]
 
 
 def test_row_group_out_of_range_and_bad_geotiff_bytes(tmp_path: Path) -> None:
@@ -161,7 +173,7 @@ def test_row_group_out_of_range_and_bad_geotiff_bytes(tmp_path: Path) -> None:
         ValueError,
         match=r"parquet_row 7 .* out of range: part file .*part_00001.parquet' has 2 row groups",
     ):
-        pool[1]
+        pool[_position(pool, root, 1)]
     part = part_files(root)[0]
     table = pq.read_table(part)
     column = table.schema.get_field_index("B04")
@@ -174,7 +186,7 @@ def test_row_group_out_of_range_and_bad_geotiff_bytes(tmp_path: Path) -> None:
         ValueError,
         match=r"band 'B04' of row group 0 of part file .*part_00001.parquet' is not a readable GeoTIFF",
     ):
-        pool[0]
+        pool[_position(pool, root, 0)]
 
 
 def test_bad_arguments_and_metadata(root: Path, tmp_path: Path) -> None:

@@ -6,12 +6,13 @@ import os
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 import fsspec
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from torch import Tensor
 
@@ -32,7 +33,7 @@ from .metatables import (
     read_arrow,
     table_columns,
 )
-from .part_files import file_name, pick_local
+from .part_files import PartFile, file_name, pick_local
 
 __all__ = ["MAJORTOM_BANDS", "MajorTOMPool"]
 
@@ -55,19 +56,6 @@ _REQUIRED = (
 _EXTRA = ("timestamp", "cloud_cover", "nodata", "crs", "grid_row_u", "grid_col_r")
 
 
-class _Part:
-    """An open part file: the Parquet reader and, for a remote part, its file."""
-
-    def __init__(self, reader: pq.ParquetFile, file: Any = None) -> None:
-        self.reader = reader
-        self.file = file
-
-    def close(self) -> None:
-        self.reader.close()
-        if self.file is not None:
-            self.file.close()
-
-
 class MajorTOMPool(MetadataPool):
     """Major TOM Core (S2L2A or S2L1C) as a pool, one sample per cell or per chip.
 
@@ -79,7 +67,9 @@ class MajorTOMPool(MetadataPool):
     ``thumbnail``.
 
     The index comes from ``metadata.parquet`` alone: no part file is opened.
-    Sample ids are ``<grid_cell>/<product_id>``; ``path`` is the part file's name.
+    Sample ids are ``<grid_cell>/<product_id>``, in sorted order (the order
+    compositions are drawn in, so that drawing from millions of cells needs no
+    sort); ``path`` is the part file's name.
     ``timestamp``, ``cloud_cover``, ``nodata``, ``crs``, ``parquet_url`` and
     ``parquet_row`` stay in the index; ``max_cloud_cover`` and ``max_nodata``
     drop rows at index time. Each part is read from a file of the same name
@@ -178,7 +168,7 @@ class MajorTOMPool(MetadataPool):
         source = str(self.metadata_path)
 
         cells = cached_metadata_index(
-            self.root, "majortom", [self.metadata_path], "cells", self._build
+            self.root, "majortom", [self.metadata_path], "cells|sorted", self._build
         )
         cells = self._filter(cells, max_cloud_cover, max_nodata, source)
         cells = self._resolve(cells, on_missing, source)
@@ -204,7 +194,8 @@ class MajorTOMPool(MetadataPool):
         """Build the index of every cell from ``metadata.parquet``.
 
         Read and assembled as Arrow arrays; the columns that repeat a few values
-        (part URL and file, CRS) become categoricals.
+        (part URL and file, CRS) become categoricals. Cells are kept in the
+        order of their sample ids.
         """
         present = table_columns(self.metadata_path)
         extra = [c for c in _EXTRA if c in present]
@@ -237,7 +228,9 @@ class MajorTOMPool(MetadataPool):
             columns[column] = values
         columns["parquet_url"] = urls
         columns["parquet_row"] = table["parquet_row"].cast(pa.int64())
-        return pa.table(columns).to_pandas()
+        cells = pa.table(columns)
+        # in sample-id order, the canonical order: composing needs no sort
+        return cells.take(pc.sort_indices(cells["sample_id"])).to_pandas()
 
     def _filter(
         self,
@@ -309,14 +302,14 @@ class MajorTOMPool(MetadataPool):
             cells = cells.loc[~rows].reset_index(drop=True)
         return cells
 
-    def _open(self, source: str) -> _Part:
+    def _open(self, source: str) -> PartFile:
         """Open a part file, local or remote."""
         if not ("://" in source or source.startswith("hf:")):
-            return _Part(pq.ParquetFile(source))
+            return PartFile(pq.ParquetFile(source))
         name = file_name(source)
         try:
             file = fsspec.open(source, mode="rb", block_size=2**20).open()
-            return _Part(pq.ParquetFile(file), file)
+            return PartFile(pq.ParquetFile(file), file)
         except Exception as err:  # any transport error: name what was tried
             raise FileNotFoundError(
                 f"part file {name!r} has no local copy under root {str(self.root)!r} "

@@ -1,12 +1,35 @@
-"""Where a Major TOM part file is: its name in a URL, and its local copy under a root."""
+"""Major TOM part files: the name in a URL, the local copy under a root, an open part."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
+from typing import Any
 from urllib.parse import urlparse
 
-__all__ = ["file_name", "pick_local"]
+import pyarrow.parquet as pq
+
+__all__ = ["PartFile", "file_name", "pick_local"]
+
+
+class PartFile:
+    """An open part file: the Parquet reader and, for a remote part, its file."""
+
+    def __init__(self, reader: pq.ParquetFile, file: Any = None) -> None:
+        """Initialize a new PartFile instance.
+
+        Args:
+            reader: The part's Parquet reader.
+            file: The remote file it reads from, closed with it.
+        """
+        self.reader = reader
+        self.file = file
+
+    def close(self) -> None:
+        """Close the reader and the remote file."""
+        self.reader.close()
+        if self.file is not None:
+            self.file.close()
 
 
 def file_name(url: str) -> str:

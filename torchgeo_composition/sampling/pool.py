@@ -206,8 +206,8 @@ def _sort_order(ids: pa.Array) -> pa.Array | None:
     """Positions sorting the sample ids; None when they are sorted already.
 
     Sample ids are unique (a duplicate is refused here), so sorting by id alone
-    gives the canonical order (sample id, then path). An index kept in this
-    order (as pools store theirs) is recognised in one pass, without sorting.
+    gives the canonical order (sample id, then path). An index already in this
+    order is recognised in one pass, without sorting.
     """
     if len(ids) < 2 or pc.all(pc.less(ids[:-1], ids[1:])).as_py():
         return None
