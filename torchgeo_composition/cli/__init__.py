@@ -208,8 +208,19 @@ def main(args: Sequence[str] | None = None) -> int:
     """
     argv = list(sys.argv[1:] if args is None else args)
     debug = debug_requested(argv)
+    previous = os.environ.get(DEBUG_ENV)
     if debug:
         os.environ[DEBUG_ENV] = "1"  # for the other ranks of a distributed run
+    try:
+        return _dispatch(argv, args is None, debug)
+    finally:  # an in-process call leaves the environment as it found it
+        if previous is None:
+            os.environ.pop(DEBUG_ENV, None)
+        else:
+            os.environ[DEBUG_ENV] = previous
+
+
+def _dispatch(argv: list[str], from_sys_argv: bool, debug: bool) -> int:
     for key, value in _RASTERIO_ENV.items():
         os.environ.setdefault(key, value)
     load_plugins()
@@ -218,7 +229,7 @@ def main(args: Sequence[str] | None = None) -> int:
         return int(code or 0)
     if argv and not argv[0].startswith("-") and argv[0] not in LIGHTNING_COMMANDS:
         return _fail(unknown_command(argv[0], _ALL_COMMANDS))
-    if args is None:
+    if from_sys_argv:
         # Lightning's DDP launcher starts the other ranks with sys.argv
         sys.argv[1:] = argv
-    return _run_lightning(None if args is None else argv, debug)
+    return _run_lightning(None if from_sys_argv else argv, debug)
