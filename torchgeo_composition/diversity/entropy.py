@@ -26,7 +26,7 @@ from torch import Tensor
 
 from .recipes import get_recipe
 
-__all__ = ["categorical_entropy", "spectral_entropy"]
+__all__ = ["categorical_entropy", "resolve_recipe", "spectral_entropy"]
 
 #: Number of values processed per block on CPU. The flattened (sample, band) rows
 #: are histogrammed a block of rows at a time so that the temporaries stay in cache;
@@ -141,6 +141,38 @@ def _band_counts(
     return torch.cat(counts)
 
 
+def resolve_recipe(
+    recipe: str | None,
+    bins: int,
+    value_range: tuple[float, float] | None,
+) -> tuple[int, tuple[float, float] | None]:
+    """Return the bins and value range a recipe sets (or the given ones).
+
+    Args:
+        recipe: A recipe name (see :mod:`~torchgeo_composition.diversity.recipes`)
+            or ``None`` to keep ``bins`` and ``value_range``.
+        bins: Bins asked for explicitly (must stay at 32 with a recipe).
+        value_range: Range asked for explicitly (must stay at the default with a
+            recipe).
+
+    Returns:
+        ``(bins, value_range)``.
+
+    Raises:
+        ValueError: If a recipe is combined with non-default bins or range, or the
+            recipe is unknown (the message lists the recipes).
+    """
+    if recipe is None:
+        return bins, value_range
+    if bins != 32 or value_range is not UNIT_RANGE:
+        raise ValueError(
+            f"recipe={recipe!r} sets bins and value_range; leave them at their "
+            f"defaults (got bins={bins!r}, value_range={value_range!r})"
+        )
+    chosen = get_recipe(recipe)
+    return chosen.bins, chosen.value_range
+
+
 def spectral_entropy(
     images: Tensor,
     bins: int = 32,
@@ -192,14 +224,7 @@ def spectral_entropy(
             unknown, or ``recipe`` is unknown or given with ``bins`` or
             ``value_range``.
     """
-    if recipe is not None:
-        if bins != 32 or value_range is not UNIT_RANGE:
-            raise ValueError(
-                f"recipe={recipe!r} sets bins and value_range; leave them at their "
-                f"defaults (got bins={bins!r}, value_range={value_range!r})"
-            )
-        chosen = get_recipe(recipe)
-        bins, value_range = chosen.bins, chosen.value_range
+    bins, value_range = resolve_recipe(recipe, bins, value_range)
     if not isinstance(images, Tensor):
         raise ValueError(f"images must be a torch.Tensor; got {type(images).__name__}")
     if images.ndim != 4:

@@ -8,9 +8,8 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from .entropy import UNIT_RANGE, spectral_entropy
+from .entropy import UNIT_RANGE, resolve_recipe, spectral_entropy
 from .measure import DiversityMeasure, register_measure
-from .recipes import get_recipe
 
 __all__ = ["SpectralEntropy"]
 
@@ -61,14 +60,7 @@ class SpectralEntropy(DiversityMeasure):
                 ``recipe`` is given with ``bins`` or ``value_range``.
         """
         super().__init__(**kwargs)
-        if recipe is not None:
-            if bins != 32 or value_range is not UNIT_RANGE:
-                raise ValueError(
-                    f"recipe={recipe!r} sets bins and value_range; leave them at "
-                    f"their defaults (got bins={bins!r}, value_range={value_range!r})"
-                )
-            chosen = get_recipe(recipe)
-            bins, value_range = chosen.bins, chosen.value_range
+        bins, value_range = resolve_recipe(recipe, bins, value_range)
         # Validate now rather than at the first batch (None needs integer images).
         probe = torch.zeros(
             1, 1, 1, 1, dtype=torch.uint8 if value_range is None else None
