@@ -87,3 +87,22 @@ def test_a_stratum_value_needs_stratify_by(tmp_path: Path) -> None:
     del config["stratify_by"]
     with pytest.raises(ValueError, match="unknown composition 'airport'"):
         parse_study(config)
+
+
+def test_a_value_the_column_lacks_is_refused_before_any_step(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = _fmow_study(tmp_path)
+    config["compositions"] = ["airprot"]
+    path = write_study(tmp_path / "study.yaml", config)
+    assert main(["--config", str(path), "--executor", "inprocess"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert "'airprot', which is not a value of column 'category'" in err
+    assert "airport, crop_field, dam, port" in err
+    assert not (Path(config["output_dir"]) / "steps" / "compose-airprot").exists()
+    config["compositions"] = ["airport"]
+    config["filters"] = {"cloud_cover": "< 10"}  # FMoW-Sentinel has no such column
+    path = write_study(tmp_path / "study.yaml", config)
+    assert main(["--config", str(path), "--executor", "inprocess"]) == 2
+    assert "filters names column 'cloud_cover'" in capsys.readouterr().err

@@ -43,6 +43,7 @@ from .pool import (
     pool_fingerprint,
     strata_fingerprint,
 )
+from .prepare import check_selection_options
 from .quotas import largest_remainder, redistribute_quotas
 from .report import format_counts_table, plot_selection_map
 from .selection import (
@@ -81,6 +82,7 @@ __all__ = [
     "apply_filters",
     "build_manifest",
     "check_manifest_matches",
+    "check_selection_options",
     "compose",
     "format_counts_table",
     "largest_remainder",

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import warnings
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,6 +29,7 @@ from .strata import ColumnStrata, column_strata
 
 __all__ = [
     "PreparedSelection",
+    "check_selection_options",
     "draw",
     "prepare_selection",
     "reuse_manifest",
@@ -136,19 +137,7 @@ def prepare_selection(
     full = pool.index()
     index, names = _stratify(full, layer, stratify_by, filters)
     regions: StrataNames = names if names is not None else layer or continent_layer()
-    comp = (
-        composition
-        if isinstance(composition, Composition)
-        else Composition(composition, layer=regions)
-    )
-    if names is not None and comp.kind in ("global", "continent"):
-        raise ValueError(
-            f"composition {comp.name!r} shares the set among continents, but "
-            f"stratify_by={stratify_by!r} makes the values of that column the "
-            f"strata; use 'proportional', 'uniform', one of its values or a mapping "
-            f"{{value: weight}} (values: {', '.join(names.values[:20])}"
-            + (" ...)" if len(names.values) > 20 else ")")
-        )
+    comp = _resolve(composition, regions, names)
     extras: dict[str, Any] = {}
     if stratify_by is not None:
         extras["stratify_by"] = stratify_by
@@ -158,6 +147,59 @@ def prepare_selection(
         extras["pool_size_before_filters"] = len(full)
         fingerprint = pool_fingerprint(full)
     return PreparedSelection(comp, index, extras, fingerprint)
+
+
+def _resolve(
+    composition: str | Mapping[str, float] | Composition,
+    regions: StrataNames,
+    names: ColumnStrata | None,
+) -> Composition:
+    """The composition over the strata; continent presets refused for a column."""
+    comp = (
+        composition
+        if isinstance(composition, Composition)
+        else Composition(composition, layer=regions)
+    )
+    if names is not None and comp.kind in ("global", "continent"):
+        raise ValueError(
+            f"composition {comp.name!r} shares the set among continents, but "
+            f"stratify_by={names.name!r} makes the values of that column the "
+            f"strata; use 'proportional', 'uniform', one of its values or a mapping "
+            f"{{value: weight}} (values: {', '.join(names.values[:20])}"
+            + (" ...)" if len(names.values) > 20 else ")")
+        )
+    return comp
+
+
+def check_selection_options(
+    pool: PoolLike,
+    compositions: Sequence[str | Mapping[str, float]],
+    stratify_by: str | None = None,
+    filters: Filters | None = None,
+) -> None:
+    """Check ``stratify_by``, ``filters`` and compositions against a pool's index.
+
+    What :func:`prepare_selection` would refuse for any of the compositions is
+    refused here at once, without assigning continents or drawing anything:
+    e.g. before a study runs its first step.
+
+    Args:
+        pool: The pool.
+        compositions: Composition specs.
+        stratify_by: Metadata column whose values are the strata, or ``None``.
+        filters: Filters, or ``None``.
+
+    Raises:
+        ValueError: For an unknown column, filters that leave no sample, or a
+            composition naming a value the column does not hold (or a continent
+            preset with ``stratify_by``).
+    """
+    index = apply_filters(pool.index(), filters)
+    if stratify_by is None:
+        return
+    names = column_strata(index, stratify_by)[1]
+    for spec in compositions:
+        _resolve(spec, names, names)
 
 
 def draw(

@@ -85,6 +85,21 @@ def _encoder_config(model: Any, export: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+def _check_selection(study: StudyConfig, data: Any) -> None:
+    """Check stratify_by, filters and compositions against the pool's index."""
+    from ...sampling import check_selection_options
+
+    pool = getattr(data, "pool", None)
+    if pool is None or (study.stratify_by is None and study.filters is None):
+        return
+    try:
+        check_selection_options(
+            pool, [c.spec for c in study.compositions], study.stratify_by, study.filters
+        )
+    except ValueError as err:
+        raise ValueError(f"compositions: {one_line(err)}") from err
+
+
 def preflight(study: StudyConfig) -> None:
     """Build the pretraining and every probe model and datamodule once.
 
@@ -98,7 +113,9 @@ def preflight(study: StudyConfig) -> None:
     Raises:
         ValueError: One line naming the section (``pretrain model``,
             ``downstream 'eurosat' data`` ...), its class and the error of the
-            class (which names the parameter).
+            class (which names the parameter); or, with ``stratify_by`` or
+            ``filters``, a composition, column or filter the pool's index
+            refuses.
     """
     from lightning.pytorch import LightningDataModule, LightningModule
 
@@ -109,7 +126,8 @@ def preflight(study: StudyConfig) -> None:
             selection, study.pretrain, study.seeds[0], folder / "m.parquet", folder
         )
         model = _build(config["model"], LightningModule, "pretrain model", meta=True)
-        _build(config["data"], LightningDataModule, "pretrain data", meta=False)
+        data = _build(config["data"], LightningDataModule, "pretrain data", meta=False)
+        _check_selection(study, data)
         encoder = str(folder / "encoder.pth")
         arch = _encoder_config(model, study.export)
         for evaluation in study.downstream:
