@@ -45,6 +45,9 @@ CASES: dict[str, Callable[[Path], list[str]]] = {
         "--pool.max_cloud_cover=100",
     ],
     "fmow_sentinel_global": lambda r: [f"--pool.root={make_fmow_sentinel(r, POINTS)}"],
+    "fmow_sentinel_categories": lambda r: [
+        f"--pool.root={make_fmow_sentinel(r, POINTS)}"
+    ],
     "terramesh_global": lambda r: [
         f"--pool.root={make_terramesh(r, POINTS, split='train')}"
     ],
