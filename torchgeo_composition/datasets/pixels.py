@@ -148,16 +148,13 @@ def find_empty_chips(
 
 
 class BadSample(NamedTuple):
-    """A sample that cannot be used, and why.
+    """A sample that cannot be used, and why."""
 
-    Attributes:
-        sample_id: The sample id.
-        path: Its file or folder (under the pool's root when it has one).
-        reason: What is wrong with it.
-    """
-
+    #: The sample id.
     sample_id: str
+    #: Its file or folder (under the pool's root when it has one).
     path: str
+    #: What is wrong with it.
     reason: str
 
 

@@ -142,18 +142,15 @@ def build_manifest(
 
 
 class ComposedSet(NamedTuple):
-    """What :func:`compose` built and where it wrote it.
+    """What :func:`compose` built and where it wrote it."""
 
-    Attributes:
-        selection: The selection (manifest and summary).
-        manifest_path: The manifest file.
-        summary_path: Its JSON summary, ``<stem>.summary.json``.
-        map_path: The PNG world map of the selected samples.
-    """
-
+    #: The selection (manifest and summary).
     selection: Selection
+    #: The manifest file.
     manifest_path: Path
+    #: Its JSON summary, ``<stem>.summary.json``.
     summary_path: Path
+    #: The PNG world map of the selected samples.
     map_path: Path
 
 
