@@ -44,7 +44,7 @@ from rasterio.transform import Affine
 from torch.utils.data import DataLoader
 
 from torchgeo_composition.datasets import ChipFolder
-from torchgeo_composition.datasets._index import INDEX_FILENAME
+from torchgeo_composition.datasets.indexing import INDEX_FILENAME
 
 TARGET_RATIO = 0.9
 
