@@ -23,6 +23,8 @@ from lightning.pytorch import Callback, LightningModule, Trainer
 from lightning.pytorch.loggers import CSVLogger, Logger
 from torch import Tensor
 
+from ..serialization import load_checkpoint
+
 __all__ = ["ResumeInfo", "ResumeState", "keep_csv_rows", "read_resume_info"]
 
 
@@ -228,12 +230,7 @@ def read_resume_info(path: Path) -> ResumeInfo:
     Raises:
         ValueError: If the file is not a Lightning checkpoint.
     """
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
-    except Exception as err:  # any unreadable file: name it and what was expected
-        raise ValueError(
-            f"ckpt_path: {str(path)!r} is not a readable Lightning checkpoint ({err})"
-        ) from err
+    ckpt = load_checkpoint(path, "ckpt_path")
     if not isinstance(ckpt, dict) or "global_step" not in ckpt:
         raise ValueError(
             f"ckpt_path: {str(path)!r} is not a Lightning training checkpoint "
