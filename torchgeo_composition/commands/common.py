@@ -167,6 +167,20 @@ def check_output_dir(path: str | os.PathLike[str], parameter: str, first: str) -
     return folder
 
 
+def _missing_folders(folder: Path) -> list[Path]:
+    """Return the folders of ``folder``'s path that do not exist yet, deepest first."""
+    return [p for p in (folder, *folder.parents) if not p.exists()]
+
+
+def _remove_empty(folders: Sequence[Path]) -> None:
+    """Remove the output folders a failed command created, if still empty."""
+    for folder in folders:
+        try:
+            folder.rmdir()
+        except OSError:
+            continue
+
+
 def run_command(
     parser: ArgumentParser,
     function: Callable[..., T],
@@ -200,12 +214,14 @@ def run_command(
     args = list(argv)
     debug = debug_requested(args)
     cfg = None
+    made: list[Path] = []
     try:
         cfg = parser.parse_args(args)
         if prepare is not None:
             cfg = prepare(parser, cfg)
         for key, first in (outputs or {}).items():
             if cfg.get(key) is not None:
+                made += _missing_folders(Path(cfg[key]))
                 check_output_dir(cfg[key], key, first)
         # ``instantiate`` replaces ``instantiate_classes`` in jsonargparse >= 4.49.
         instantiate = getattr(parser, "instantiate", None) or parser.instantiate_classes
@@ -213,6 +229,7 @@ def run_command(
         names = inspect.signature(function).parameters
         result = function(**{k: v for k, v in vars(init).items() if k in names})
     except INPUT_ERRORS as err:
+        _remove_empty(made)
         return _report(parser.prog, err, _message(err, cfg, hints or {}), debug)
     code = show(result)
     return 0 if code is None else code
