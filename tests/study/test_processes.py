@@ -28,6 +28,10 @@ from torchgeo_composition.study import lock_study_dir
 from torchgeo_composition.study.__main__ import main as step_main
 
 PRETRAIN = "steps/pretrain-europe-s0"
+#: Upper bound of every wait (seconds): generous, because a loaded CI machine can
+#: take minutes to start a Python process that imports torch; the waits poll for
+#: the event and end as soon as it happens.
+BOUND = 600
 
 
 def _wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
@@ -97,7 +101,7 @@ def test_second_study_fails_naming_the_holder_and_a_killed_study_stops_its_fit(
             env=hooks_env(),
             capture_output=True,
             text=True,
-            timeout=300,
+            timeout=BOUND,
         )
         assert second.returncode == 2
         errors = [ln for ln in second.stderr.splitlines() if "error:" in ln]
@@ -115,8 +119,8 @@ def test_second_study_fails_naming_the_holder_and_a_killed_study_stops_its_fit(
 
         # killing the study (SIGKILL: no cleanup code runs) stops its fit
         holder.kill()
-        holder.wait(timeout=60)
-        _wait_for(lambda: _gone(child), 120, f"the orphaned fit (pid {child}) to end")
+        holder.wait(timeout=BOUND)
+        _wait_for(lambda: _gone(child), BOUND, f"the orphaned fit (pid {child}) to end")
     finally:
         if holder.poll() is None:
             holder.kill()
@@ -146,7 +150,7 @@ def test_sigterm_to_a_step_runner_stops_its_fit(tmp_path: Path) -> None:
         _wait_for(marker.exists, 300, "the step's fit to start")
         child = json.loads(marker.read_text())["pid"]
         runner.send_signal(signal.SIGTERM)
-        assert runner.wait(timeout=120) == 128 + signal.SIGTERM
+        assert runner.wait(timeout=BOUND) == 128 + signal.SIGTERM
         assert _gone(child)  # stopped (and reaped) before the runner exited
     finally:
         if runner.poll() is None:
@@ -204,7 +208,7 @@ def _supervised(
         ],
         env=hooks_env(),
     )
-    _wait_for(marker.exists, 120, "the child to start")
+    _wait_for(marker.exists, BOUND, "the child to start")
     _wait_for(lambda: len(marker.read_text().split()) == 2, 10, "its pids")
     return parent, [int(pid) for pid in marker.read_text().split()]
 
@@ -215,7 +219,7 @@ def test_sigterm_to_the_parent_stops_the_childs_process_group(tmp_path: Path) ->
     parent, pids = _supervised(tmp_path, "ignore")
     try:
         parent.send_signal(signal.SIGTERM)
-        assert parent.wait(timeout=60) == 128 + signal.SIGTERM
+        assert parent.wait(timeout=BOUND) == 128 + signal.SIGTERM
         _wait_for(lambda: all(map(_gone, pids)), 30, f"the group {pids} to end")
     finally:
         for pid in pids:
@@ -227,5 +231,5 @@ def test_a_killed_parent_takes_its_child_along(tmp_path: Path) -> None:
     # no code of the parent runs on SIGKILL: the kernel's parent-death signal acts
     parent, (child, _) = _supervised(tmp_path, "exit")
     parent.kill()
-    parent.wait(timeout=60)
+    parent.wait(timeout=BOUND)
     _wait_for(lambda: _gone(child), 30, f"the child {child} to end")
