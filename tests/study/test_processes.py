@@ -86,7 +86,7 @@ def test_second_study_fails_naming_the_holder_and_a_killed_study_stops_its_fit(
             stderr=subprocess.STDOUT,
         )
     try:
-        _wait_for(marker.exists, 300, "the first study's fit to start")
+        _wait_for(marker.exists, BOUND, "the first study's fit to start")
         child = json.loads(marker.read_text())["pid"]
         assert child != holder.pid
         logs = {p: p.read_bytes() for p in root.glob("steps/*/log.txt")}
@@ -147,7 +147,7 @@ def test_sigterm_to_a_step_runner_stops_its_fit(tmp_path: Path) -> None:
             stderr=subprocess.STDOUT,
         )
     try:
-        _wait_for(marker.exists, 300, "the step's fit to start")
+        _wait_for(marker.exists, BOUND, "the step's fit to start")
         child = json.loads(marker.read_text())["pid"]
         runner.send_signal(signal.SIGTERM)
         assert runner.wait(timeout=BOUND) == 128 + signal.SIGTERM
@@ -209,7 +209,7 @@ def _supervised(
         env=hooks_env(),
     )
     _wait_for(marker.exists, BOUND, "the child to start")
-    _wait_for(lambda: len(marker.read_text().split()) == 2, 10, "its pids")
+    _wait_for(lambda: len(marker.read_text().split()) == 2, BOUND, "its pids")
     return parent, [int(pid) for pid in marker.read_text().split()]
 
 
