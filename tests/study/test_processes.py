@@ -220,7 +220,7 @@ def test_sigterm_to_the_parent_stops_the_childs_process_group(tmp_path: Path) ->
     try:
         parent.send_signal(signal.SIGTERM)
         assert parent.wait(timeout=BOUND) == 128 + signal.SIGTERM
-        _wait_for(lambda: all(map(_gone, pids)), 30, f"the group {pids} to end")
+        _wait_for(lambda: all(map(_gone, pids)), BOUND, f"the group {pids} to end")
     finally:
         for pid in pids:
             with contextlib.suppress(ProcessLookupError):
@@ -232,4 +232,4 @@ def test_a_killed_parent_takes_its_child_along(tmp_path: Path) -> None:
     parent, (child, _) = _supervised(tmp_path, "exit")
     parent.kill()
     parent.wait(timeout=BOUND)
-    _wait_for(lambda: _gone(child), 30, f"the child {child} to end")
+    _wait_for(lambda: _gone(child), BOUND, f"the child {child} to end")
