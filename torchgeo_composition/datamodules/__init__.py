@@ -1,6 +1,8 @@
 """Lightning datamodules serving stratified pretraining sets (and a demo task)."""
 
 from ..sampling import build_manifest, stratified_index
+from .fmow_sentinel import FMoWSentinelDataModule
+from .geobench import GeoBenchDataModule
 from .manifest_dataset import ManifestDataset
 from .raster import StratifiedRasterDataModule
 from .resumable import ResumableDataLoader
@@ -18,6 +20,8 @@ from .transforms import (
 __all__ = [
     "NORMALIZATIONS",
     "ContinentStratifiedDataModule",
+    "FMoWSentinelDataModule",
+    "GeoBenchDataModule",
     "ManifestDataset",
     "ResumableDataLoader",
     "SatMAENormalize",

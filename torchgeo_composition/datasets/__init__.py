@@ -6,7 +6,14 @@ A pool is a :class:`PoolDataset`: a TorchGeo ``NonGeoDataset`` whose
 
 from .band_names import UndescribedBandsWarning
 from .chips import EMPTY_CHIP_POLICIES, ChipFolder, EmptyChips
-from .fmow import FMOW_SPLITS, FMoWSentinelPool
+from .fmow import (
+    FMOW_CATEGORIES,
+    FMOW_SPLITS,
+    FMoWSentinelClassification,
+    FMoWSentinelPool,
+)
+from .geobench import GeoBenchDataset
+from .geobench_tasks import GEOBENCH_PARTITIONS, GEOBENCH_TASKS
 from .majortom import MAJORTOM_BANDS, MajorTOMPool
 from .pixels import BadSample, EmptyChipError
 from .pool import INDEX_COLUMNS, PoolDataset
@@ -20,7 +27,10 @@ from .terramesh import TERRAMESH_BANDS, TerraMeshPool
 __all__ = [
     "CONTINENT_SHARES",
     "EMPTY_CHIP_POLICIES",
+    "FMOW_CATEGORIES",
     "FMOW_SPLITS",
+    "GEOBENCH_PARTITIONS",
+    "GEOBENCH_TASKS",
     "INDEX_COLUMNS",
     "LAND_COVERS",
     "MAJORTOM_BANDS",
@@ -30,7 +40,9 @@ __all__ = [
     "ChipFolder",
     "EmptyChipError",
     "EmptyChips",
+    "FMoWSentinelClassification",
     "FMoWSentinelPool",
+    "GeoBenchDataset",
     "MajorTOMPool",
     "PoolDataset",
     "SSL4EOS12Pool",

@@ -5,13 +5,15 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
+import torch
 from torch import Tensor
 
 from ..bands import S2_BANDS, band_indices
+from ..geography import continent_of
 from .geotiff import read_geotiff
 from .metadata import (
     MetadataPool,
@@ -26,7 +28,12 @@ from .metatables import (
     table_columns,
 )
 
-__all__ = ["FMOW_SPLITS", "FMoWSentinelPool"]
+__all__ = [
+    "FMOW_CATEGORIES",
+    "FMOW_SPLITS",
+    "FMoWSentinelClassification",
+    "FMoWSentinelPool",
+]
 
 #: The CSV of each split.
 FMOW_SPLITS: dict[str, str] = {
@@ -34,6 +41,22 @@ FMOW_SPLITS: dict[str, str] = {
     "val": "val.csv",
     "test": "test_gt.csv",
 }
+
+#: The 62 FMoW categories; a category's label is its position.
+FMOW_CATEGORIES: tuple[str, ...] = tuple(
+    """airport airport_hangar airport_terminal amusement_park aquaculture
+    archaeological_site barn border_checkpoint burial_site car_dealership
+    construction_site crop_field dam debris_or_rubble educational_institution
+    electric_substation factory_or_powerplant fire_station flooded_road fountain
+    gas_station golf_course ground_transportation_station helipad hospital
+    impoverished_settlement interchange lake_or_pond lighthouse military_facility
+    multi-unit_residential nuclear_powerplant office_building oil_or_gas_facility
+    park parking_lot_or_garage place_of_worship police_station port prison
+    race_track railway_bridge recreational_facility road_bridge runway shipyard
+    shopping_mall single-unit_residential smokestack solar_farm space_facility
+    stadium storage_tank surface_mine swimming_pool toll_booth tower
+    tunnel_opening waste_disposal water_treatment_facility wind_farm zoo""".split()
+)
 
 _REQUIRED = ("category", "location_id", "image_id", "polygon")
 
@@ -166,3 +189,50 @@ class FMoWSentinelPool(MetadataPool):
 
     def _describe(self) -> str:
         return f"split={self.split!r}"
+
+
+class FMoWSentinelClassification(FMoWSentinelPool):
+    """FMoW-Sentinel's 62-class classification: the pool's samples with labels.
+
+    Samples add ``label`` (the position of the CSV row's ``category`` in
+    :data:`FMOW_CATEGORIES`) and ``continent`` (of the image centre, ``""`` off
+    land) to the pool's ``image``, ``lon`` and ``lat``. Takes the arguments of
+    :class:`FMoWSentinelPool`.
+
+    Raises:
+        ValueError: If a CSV row names a category outside :data:`FMOW_CATEGORIES`.
+    """
+
+    def _set_index(self, index: pd.DataFrame, source: str) -> None:
+        super()._set_index(index, source)
+        known = {c: i for i, c in enumerate(FMOW_CATEGORIES)}
+        categories = self._index["category"].astype(str)
+        unknown = sorted(set(categories) - set(known))
+        if unknown:
+            raise ValueError(
+                f"metadata table {source!r} names categories outside FMoW's 62: "
+                f"{unknown[:5]}; valid choices are {list(FMOW_CATEGORIES)}"
+            )
+        self._labels = categories.map(known).to_numpy(dtype=np.int64)
+        found = continent_of(self._index["lon"], self._index["lat"])
+        self._continents = [str(c) if c else "" for c in found]
+
+    def __getitem__(self, index: int) -> dict[str, Tensor]:
+        """Return one sample.
+
+        Args:
+            index: Position of the sample in :meth:`index`.
+
+        Returns:
+            ``image``, ``label``, ``lon``, ``lat`` and ``continent``.
+        """
+        transforms, self.transforms = self.transforms, None
+        try:
+            sample: dict[str, Any] = dict(super().__getitem__(index))
+        finally:
+            self.transforms = transforms
+        sample["label"] = torch.tensor(self._labels[index])
+        sample["continent"] = self._continents[index]
+        if self.transforms is not None:
+            sample = self.transforms(sample)
+        return sample
