@@ -149,7 +149,7 @@ def _centre(
     text = _crs_text(crs)
     if not isinstance(transform, affine.Affine) or text is None:
         return math.nan, math.nan
-    x, y = transform * (shape[1] / 2.0, shape[0] / 2.0)
+    x, y = transform @ (shape[1] / 2.0, shape[0] / 2.0)
     try:
         lon, lat = _to_lonlat(text).transform(x, y)
     except Exception as err:  # an unknown CRS text
