@@ -22,7 +22,8 @@ class SyntheticLandCoverDataModule(NonGeoDataModule):
     same split). On the device, images are normalised like SatMAE,
     ``clip((x - (mean - 2 std)) / (4 std), 0, 1)`` with FMoW-Sentinel statistics;
     training batches are also flipped at random. Batches hold ``image`` and
-    ``label``; :attr:`bands` names the channels.
+    ``label`` (and ``lon``/``lat`` with ``locations=True``); :attr:`bands` names
+    the channels.
     """
 
     def __init__(
@@ -37,6 +38,7 @@ class SyntheticLandCoverDataModule(NonGeoDataModule):
         batch_size: int = 64,
         num_workers: int = 0,
         augment: bool = True,
+        locations: bool = False,
     ) -> None:
         """Initialize a new SyntheticLandCoverDataModule instance.
 
@@ -51,6 +53,8 @@ class SyntheticLandCoverDataModule(NonGeoDataModule):
             batch_size: Size of each mini-batch.
             num_workers: Number of workers for parallel data loading.
             augment: Flip training batches at random.
+            locations: Give each sample a ``lon``/``lat`` on land (for
+                per-region evaluation).
 
         Raises:
             ValueError: If the fractions are not in [0, 1) or sum to 1 or more, or
@@ -77,6 +81,7 @@ class SyntheticLandCoverDataModule(NonGeoDataModule):
             size=size,
             seed=seed,
             bands=list(self.bands),
+            locations=locations,
         )
         self.val_fraction = val_fraction
         self.test_fraction = test_fraction

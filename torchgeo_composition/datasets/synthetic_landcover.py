@@ -30,11 +30,24 @@ class SyntheticLandCover(NonGeoDataset):
 
     Samples are dicts with ``image`` (C, H, W) float32 digital numbers (reflectance
     x 10000, like the pool) and ``label`` (0-d int64 tensor, the index of the class in
-    :attr:`classes`).
+    :attr:`classes`). With ``locations=True`` they also hold ``lon`` and ``lat``
+    (0-d float64 tensors): a point on land in one of the six inhabited continents,
+    drawn per sample from ``seed`` with unequal shares (:data:`LOCATION_SHARES`),
+    so that per-region evaluation has large and small regions.
     """
 
     #: Class names, in label order.
     classes: tuple[str, ...] = tuple(LAND_COVERS)
+
+    #: Continent, (lon, lat) of a land point, share of the samples (locations=True).
+    LOCATION_SHARES: tuple[tuple[str, tuple[float, float], float], ...] = (
+        ("europe", (10.0, 50.0), 0.35),
+        ("asia", (90.0, 40.0), 0.25),
+        ("africa", (20.0, 5.0), 0.15),
+        ("north_america", (-100.0, 40.0), 0.15),
+        ("south_america", (-60.0, -15.0), 0.07),
+        ("oceania", (135.0, -25.0), 0.03),
+    )
 
     def __init__(
         self,
@@ -43,6 +56,7 @@ class SyntheticLandCover(NonGeoDataset):
         seed: int = 0,
         bands: Sequence[str] | None = None,
         transforms: Callable[[dict[str, Tensor]], dict[str, Tensor]] | None = None,
+        locations: bool = False,
     ) -> None:
         """Initialize a new SyntheticLandCover instance (generates the chips).
 
@@ -54,6 +68,7 @@ class SyntheticLandCover(NonGeoDataset):
                 (:data:`~torchgeo_composition.bands.S2_BANDS`).
             transforms: A function/transform that takes a sample dict and returns a
                 transformed version.
+            locations: Add ``lon`` and ``lat`` to each sample.
 
         Raises:
             ValueError: If ``num_samples`` < 6, ``size`` < 4, or ``bands`` names an
@@ -75,6 +90,7 @@ class SyntheticLandCover(NonGeoDataset):
         images, labels = self._generate(num_samples, size, seed)
         self.images = torch.from_numpy(images[:, channels])
         self.labels = torch.from_numpy(labels)
+        self.locations = self._locations(num_samples, seed) if locations else None
 
     @classmethod
     def _generate(
@@ -92,6 +108,16 @@ class SyntheticLandCover(NonGeoDataset):
             cover, images[i] = render_covers(covers, size, rng, lead=0.6)
             labels[i] = int(np.argmax(np.bincount(cover.ravel(), minlength=k_classes)))
         return images, labels
+
+    @classmethod
+    def _locations(cls, num_samples: int, seed: int) -> Tensor:
+        """Draw one land point per sample, independently of the images."""
+        anchors = np.array([a for _, a, _ in cls.LOCATION_SHARES])
+        shares = np.array([s for _, _, s in cls.LOCATION_SHARES])
+        rng = np.random.default_rng([seed, num_samples, 1])
+        which = rng.choice(len(anchors), size=num_samples, p=shares / shares.sum())
+        jitter = rng.uniform(-3.0, 3.0, size=(num_samples, 2))
+        return torch.from_numpy(anchors[which] + jitter)
 
     def __len__(self) -> int:
         """Return the number of chips.
@@ -111,6 +137,8 @@ class SyntheticLandCover(NonGeoDataset):
             ``image`` (C, H, W) float32 and ``label`` (int64).
         """
         sample = {"image": self.images[index], "label": self.labels[index]}
+        if self.locations is not None:
+            sample["lon"], sample["lat"] = self.locations[index]
         if self.transforms is not None:
             sample = self.transforms(sample)
         return sample

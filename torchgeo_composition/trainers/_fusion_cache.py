@@ -101,6 +101,19 @@ class CacheMixin:
         meta = {"split": split, "backbones": self.model.specs}
         return self.cache.write(key, digests, features, meta)
 
+    def open_cached_split(self, split: str) -> None:
+        """Open (or build) the cache entry of ``split`` (no-op without a cache).
+
+        Args:
+            split: ``"train"``, ``"val"``, ``"test"`` or ``"predict"``.
+
+        Raises:
+            ValueError: If the datamodule augments its training batches.
+        """
+        if self.cache is not None:
+            self._check_cacheable()
+            self._open_split(split)
+
     def on_fit_start(self) -> None:
         """Open (or build) the train and val cache entries."""
         if self.cache is None:

@@ -3,7 +3,12 @@
 :class:`FusionClassificationTask` (multiclass or multilabel; one frozen backbone
 and a linear head is a linear probe) and :class:`FusionSegmentationTask` work with
 any TorchGeo datamodule (batches with ``image`` and ``label`` or ``mask``) and
-with ours; the data's band names are the ``bands`` hyperparameter.
+with ours; the data's band names are the ``bands`` hyperparameter. With
+``freeze_backbones: false`` and ``layer_decay`` the classification task is the
+fine-tuning protocol (layer-wise learning-rate decay,
+:mod:`~torchgeo_composition.trainers.finetune`); its test step writes per-sample
+predictions and, with ``regions``, per-region metrics
+(:mod:`~torchgeo_composition.trainers.regional`).
 """
 
 from __future__ import annotations
@@ -20,6 +25,8 @@ from torchmetrics.classification import Accuracy, FBetaScore, JaccardIndex
 from ..models.fusion.cache import FeatureCache
 from ..models.fusion.model import FeatureFusion, InputNormalization
 from ._fusion_cache import CacheMixin
+from .finetune import layer_decay_param_groups
+from .regional import RegionalTestMixin
 
 __all__ = [
     "BaseFusionTask",
@@ -149,9 +156,19 @@ class BaseFusionTask(BaseTask):
         return y_hat.softmax(dim=1)
 
     def configure_optimizers(self) -> Any:
-        """AdamW on trainable parameters and ReduceLROnPlateau, as TorchGeo."""
-        params = [p for p in self.parameters() if p.requires_grad]
-        optimizer = torch.optim.AdamW(params, lr=self.hparams["lr"])
+        """AdamW on trainable parameters and ReduceLROnPlateau, as TorchGeo.
+
+        With a ``layer_decay`` hyperparameter, the parameters are grouped by
+        depth with layer-wise learning rates (:func:`layer_decay_param_groups`).
+        """
+        hp = self.hparams
+        decay = hp.get("weight_decay", 0.01)
+        params: Any = [p for p in self.parameters() if p.requires_grad]
+        if hp.get("layer_decay") is not None:
+            params = layer_decay_param_groups(
+                self.model, hp["lr"], decay, hp["layer_decay"]
+            )
+        optimizer = torch.optim.AdamW(params, lr=hp["lr"], weight_decay=decay)
         scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
             optimizer, patience=self.hparams["patience"]
         )
@@ -161,7 +178,7 @@ class BaseFusionTask(BaseTask):
         }
 
 
-class FusionClassificationTask(CacheMixin, BaseFusionTask):
+class FusionClassificationTask(CacheMixin, RegionalTestMixin, BaseFusionTask):
     """Image classification with fused backbone features."""
 
     def __init__(
@@ -182,6 +199,11 @@ class FusionClassificationTask(CacheMixin, BaseFusionTask):
         feature_cache: str | None = None,
         lr: float = 1e-3,
         patience: int = 10,
+        weight_decay: float = 0.01,
+        layer_decay: float | None = None,
+        regions: str | None = None,
+        region_attribute: str | None = None,
+        min_region_samples: int = 10,
     ) -> None:
         """Initialise a new FusionClassificationTask.
 
@@ -204,8 +226,16 @@ class FusionClassificationTask(CacheMixin, BaseFusionTask):
             input_std: The data's normalisation std (default: datamodule's).
             feature_cache: Directory of the frozen-feature cache, or ``None``.
                 Needs all backbones frozen and train augmentation off.
-            lr: Learning rate.
+            lr: Learning rate (of the head, with ``layer_decay``).
             patience: Patience of the learning-rate scheduler.
+            weight_decay: AdamW weight decay.
+            layer_decay: Layer-wise learning-rate decay in (0, 1] for
+                fine-tuning (SatMAE uses 0.75), or ``None`` for one rate.
+            regions: ``"continent"``, a polygon file (with
+                ``region_attribute``) or ``None``: per-region test metrics.
+            region_attribute: Column of the polygon file naming the regions.
+            min_region_samples: Regions with fewer test samples are reported
+                (count) without a metric.
 
         Raises:
             ValueError: On an invalid argument (see :class:`FeatureFusion`),
@@ -224,6 +254,12 @@ class FusionClassificationTask(CacheMixin, BaseFusionTask):
             )
         num = check_num_classes(hp["num_classes"], "FusionClassificationTask")
         self._build(num, None)
+        if hp["layer_decay"] is not None and not 0 < hp["layer_decay"] <= 1:
+            raise ValueError(
+                f"layer_decay={hp['layer_decay']!r} is invalid; give a value in "
+                "(0, 1] (e.g. 0.75) or null for none"
+            )
+        self.configure_regions()
         self.cache: FeatureCache | None = None
         if hp["feature_cache"] is not None:
             trainable = [
@@ -257,6 +293,10 @@ class FusionClassificationTask(CacheMixin, BaseFusionTask):
         target = y.float() if self.hparams["task"] == "multilabel" else y
         loss: Tensor = self.criterion(y_hat, target)
         self.log(f"{split}_loss", loss, batch_size=x.shape[0])
+        if split == "test":
+            multilabel = self.hparams["task"] == "multilabel"
+            pred = (y_hat > 0).long() if multilabel else y_hat.argmax(dim=1)
+            self.record_test(batch, pred)
         return loss
 
 
