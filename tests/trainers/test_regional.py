@@ -1,0 +1,84 @@
+"""Per-region test metrics through the CLI, and the bad-input table."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from tests.trainers.evaluation_data import BANDS, TINY, write_config
+from torchgeo_composition.cli import lightning_main, main
+from torchgeo_composition.geography import CONTINENTS
+from torchgeo_composition.trainers import PROTOCOLS, protocol_model
+
+pytestmark = pytest.mark.filterwarnings(
+    "ignore:Found .* in eval mode", "ignore:.*configure_optimizers. returned .None"
+)
+
+INIT = {"backbones": [TINY], "bands": BANDS, "num_classes": 6}
+
+
+def test_linear_probe_per_continent(tmp_path: Path) -> None:
+    model = protocol_model(
+        "linear", INIT | {"regions": "continent", "min_region_samples": 4}
+    )
+    config = write_config(tmp_path, model, data={"num_samples": 120})
+    assert main(["fit", f"--config={config}"]) == 0
+    cli = lightning_main(["test", f"--config={config}"])
+    metrics = cli.trainer.callback_metrics
+    folder = Path(cli.trainer.log_dir)
+    summary = json.loads((folder / "test_summary.json").read_text())
+    regions = summary["regions"]
+    assert set(CONTINENTS) <= set(regions)  # every continent reported
+    assert regions["antarctica"]["count"] == 0  # a region with no test sample
+    assert float(metrics["test_num_samples/antarctica"]) == 0.0
+    assert "test_OverallAccuracy/antarctica" not in metrics
+    assert sum(r["count"] for r in regions.values()) == 24
+    for name, entry in regions.items():
+        assert float(metrics[f"test_num_samples/{name}"]) == entry["count"]
+        if entry["count"] >= 4:
+            assert entry["enough"]
+            logged = float(metrics[f"test_OverallAccuracy/{name}"])
+            assert logged == pytest.approx(entry["value"], abs=1e-6)
+        else:  # flagged, never averaged
+            assert not entry["enough"] and entry["value"] is None
+            assert f"test_OverallAccuracy/{name}" not in metrics
+    frame = pd.read_csv(folder / "test_predictions.csv")
+    assert frame["region"].value_counts().to_dict() == {
+        n: e["count"] for n, e in regions.items() if e["count"]
+    }
+
+
+def test_unknown_protocol() -> None:
+    with pytest.raises(ValueError, match=r"protocol='svm' is invalid; valid choices"):
+        protocol_model("svm", INIT)
+    assert PROTOCOLS == ("linear", "knn", "finetune")
+
+
+@pytest.mark.parametrize(
+    ("model_args", "data", "message"),
+    [
+        (
+            {"regions": "continent"},
+            {"locations": False},
+            "regions='continent' needs test samples with 'lon' and 'lat'",
+        ),
+        ({"regions": "continental"}, {}, "regions='continental' is neither"),
+        ({"min_region_samples": 0}, {}, "min_region_samples=0 is invalid"),
+    ],
+)
+def test_bad_input_is_one_error_line(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    model_args: dict[str, object],
+    data: dict[str, object],
+    message: str,
+) -> None:
+    model = protocol_model("knn", INIT | {"k": 3} | model_args)
+    config = write_config(tmp_path, model, data=data)
+    assert main(["test", f"--config={config}"]) == 2
+    errors = [x for x in capsys.readouterr().err.splitlines() if "error" in x]
+    assert len(errors) == 1 and errors[0].startswith("error: ")
+    assert message in errors[0]
