@@ -12,6 +12,7 @@ from torchgeo.datamodules import NonGeoDataModule
 from ..bands import FMOW_MEAN, FMOW_STD, canonical_band
 from ..datasets import FMoWSentinelClassification
 from ..datasets.metadata import MissingPolicy
+from .geobench import check_model_bands
 from .transforms import Normalization, batch_pipeline, build_normalization
 
 __all__ = ["FMoWSentinelDataModule"]
@@ -94,7 +95,11 @@ class FMoWSentinelDataModule(NonGeoDataModule):
 
         Args:
             stage: Either 'fit', 'validate', 'test', or 'predict'.
+
+        Raises:
+            ValueError: If the model reads other bands than :attr:`bands`.
         """
+        check_model_bands(self, self.bands)
         if stage == "fit":
             self.train_dataset = self._dataset("train")
         if stage in ("fit", "validate"):

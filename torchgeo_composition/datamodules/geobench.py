@@ -7,13 +7,44 @@ from collections.abc import Sequence
 from typing import Any
 
 import torch
+from lightning import LightningDataModule
+from torch import Tensor
+from torch.utils.data import DataLoader
 from torchgeo.datamodules import NonGeoDataModule
 
+from ..bands import canonical_band
 from ..datasets import GeoBenchDataset
 from ..datasets.geobench_tasks import GEOBENCH_SEGMENTATION
 from .transforms import Normalization, batch_pipeline, build_normalization
 
-__all__ = ["GeoBenchDataModule"]
+__all__ = ["GeoBenchDataModule", "check_model_bands"]
+
+
+def check_model_bands(datamodule: LightningDataModule, bands: Sequence[str]) -> None:
+    """Refuse a model that reads other bands than the datamodule serves.
+
+    Compares the ``bands`` hyperparameter of the trainer's model (when it has
+    one) with ``bands``, the datamodule's channels.
+
+    Args:
+        datamodule: The datamodule (attached to a trainer, or not).
+        bands: The bands it serves, in channel order.
+
+    Raises:
+        ValueError: Naming both band lists, if they differ.
+    """
+    trainer = datamodule.trainer  # None while not attached
+    model = getattr(trainer, "lightning_module", None) if trainer else None
+    wanted = getattr(model, "hparams", {}).get("bands") if model else None
+    if wanted is None:
+        return
+    if [canonical_band(b) for b in wanted] != [canonical_band(b) for b in bands]:
+        raise ValueError(
+            f"model bands {list(wanted)} are not the bands the datamodule serves "
+            f"({type(datamodule).__name__}: {list(bands)}); set model.init_args.bands "
+            "to the datamodule's bands, in that order (or choose them with "
+            "data.init_args.bands)"
+        )
 
 
 class GeoBenchDataModule(NonGeoDataModule):
@@ -33,6 +64,8 @@ class GeoBenchDataModule(NonGeoDataModule):
     :attr:`task_type` is ``multiclass``, ``multilabel`` or ``segmentation``;
     with ``standard`` normalisation :attr:`mean` and :attr:`std` hold the
     statistics (a task with ``input_normalization: backbone`` undoes them).
+    A training set smaller than ``batch_size`` (a few-shot partition) gives one
+    incomplete batch instead of none.
     """
 
     def __init__(
@@ -104,7 +137,11 @@ class GeoBenchDataModule(NonGeoDataModule):
 
         Args:
             stage: Either 'fit', 'validate', 'test', or 'predict'.
+
+        Raises:
+            ValueError: If the model reads other bands than :attr:`bands`.
         """
+        check_model_bands(self, self.bands)
         if stage == "fit":
             self.train_dataset = self._dataset("train")
         if stage in ("fit", "validate"):
@@ -112,6 +149,30 @@ class GeoBenchDataModule(NonGeoDataModule):
         if stage in ("test", "predict"):
             self.test_dataset = self._dataset("test")
             self.predict_dataset = self.test_dataset
+
+    def _dataloader_factory(self, split: str) -> DataLoader[dict[str, Tensor]]:
+        """Build a split's loader; a training set under one batch keeps its samples.
+
+        TorchGeo drops the last incomplete training batch, which would leave a
+        few-shot partition smaller than ``batch_size`` with no batch at all.
+
+        Args:
+            split: Either 'train', 'val', 'test', or 'predict'.
+
+        Returns:
+            The data loader.
+        """
+        dataset = self._valid_attribute(f"{split}_dataset", "dataset")
+        batch_size = self._valid_attribute(f"{split}_batch_size", "batch_size")
+        return DataLoader(
+            dataset=dataset,
+            batch_size=batch_size,
+            shuffle=split == "train",
+            num_workers=self.num_workers,
+            collate_fn=self.collate_fn,
+            drop_last=split == "train" and len(dataset) > batch_size,
+            persistent_workers=self.num_workers > 0,
+        )
 
     def index(self, split: str = "test") -> Any:
         """Return the samples of a split with their locations.
