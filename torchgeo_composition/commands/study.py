@@ -4,10 +4,12 @@ Composes every pretraining set, measures its diversity, pretrains SatMAE on it
 (per seed), exports the encoder, probes it on every downstream task (repeated),
 and writes ``results.csv`` / ``results.md``, the correlation of each diversity
 measure with the mean score (table and scatter plots) and a panel of composition
-maps. Reruns skip finished steps; ``--plan`` only writes the steps and their
-commands for a cluster scheduler::
+maps. Reruns skip finished steps. Steps run on this machine (``--jobs N`` at a
+time) or as Slurm jobs (``--executor slurm``); ``--plan`` only writes the steps
+and their commands::
 
-    torchgeo-composition study --config configs/study/demo.yaml
+    torchgeo-composition study --config configs/study/demo.yaml --jobs 2
+    torchgeo-composition study --config configs/study/demo.yaml --executor slurm
     torchgeo-composition study --config configs/study/demo.yaml --budget 30 \
         --output-dir /tmp/small --plan
 """
@@ -22,7 +24,8 @@ from jsonargparse import ArgumentError, ArgumentParser
 
 from ..cli.errors import debug_requested
 from ..study import run_study, study_from_config, study_parser
-from ..study.lightning import Executor
+from ..study.executors.slurm import SlurmOptions
+from ..study.runner import StudyExecutor
 from .common import INPUT_ERRORS, fail
 
 __all__ = ["build_parser", "main"]
@@ -59,10 +62,63 @@ def build_parser() -> ArgumentParser:
     )
     group.add_argument(
         "--executor",
-        type=Executor,
-        default="subprocess",
-        help="run Lightning steps as subprocesses of the CLI (default; any "
-        "strategy/devices) or in this process",
+        type=StudyExecutor,
+        default="local",
+        help="where steps run: local (default: this machine; pretraining in a new "
+        "process, other steps in a warm one), slurm (one Slurm job per step, "
+        "submitted with submitit), or locally with every Lightning step in a new "
+        "process (subprocess) or in the step's process (inprocess)",
+    )
+    group.add_argument(
+        "--jobs",
+        "-j",
+        type=int,
+        default=1,
+        help="steps to run at a time on this machine (independent steps in "
+        "parallel, each with its share of the CPU threads and GPUs); capped to "
+        "the cores and GPUs",
+    )
+    slurm = parser.add_argument_group("Slurm jobs (--executor slurm)")
+    slurm.add_argument(
+        "--slurm_partition",
+        type=str | None,
+        default=None,
+        help="partition of the jobs (default: the cluster's)",
+    )
+    slurm.add_argument(
+        "--slurm_time", type=int, default=240, help="time limit of each job in minutes"
+    )
+    slurm.add_argument(
+        "--slurm_cpus_per_task",
+        type=int,
+        default=1,
+        help="CPUs per task (also the step's OMP_NUM_THREADS)",
+    )
+    slurm.add_argument(
+        "--slurm_mem_gb",
+        type=float | None,
+        default=None,
+        help="memory per node in GB (default: the cluster's)",
+    )
+    slurm.add_argument(
+        "--slurm_account", type=str | None, default=None, help="account to charge"
+    )
+    slurm.add_argument(
+        "--slurm_setup",
+        type=list[str],
+        default=[],
+        help="shell lines each job runs first (e.g. module load ...)",
+    )
+    slurm.add_argument(
+        "--slurm_no_wait",
+        action="store_true",
+        help="submit and return; run the same command again to watch",
+    )
+    slurm.add_argument(
+        "--slurm_poll",
+        type=float,
+        default=5.0,
+        help="seconds between two looks at the queue while watching",
     )
     group.add_argument(
         "--max_steps",
@@ -106,7 +162,8 @@ def main(argv: Sequence[str]) -> int:
             above its error line.
 
     Returns:
-        0 when the study is complete (or planned), 1 when a step failed, 2 on bad
+        0 when the study is complete (or planned, or its Slurm jobs are
+        submitted with ``--slurm_no_wait``), 1 when a step failed, 2 on bad
         input (one ``error:`` line on stderr; also when another run holds the
         study directory), 3 when stopped by ``--max-steps``, 130 after Ctrl-C.
         SIGTERM ends the study (and the step it runs) with 143.
@@ -122,6 +179,17 @@ def main(argv: Sequence[str]) -> int:
             force=config.force,
             max_steps=config.max_steps,
             plan_only=config.plan,
+            jobs=config.jobs,
+            slurm=SlurmOptions(
+                partition=config.slurm_partition,
+                time_min=config.slurm_time,
+                cpus_per_task=config.slurm_cpus_per_task,
+                mem_gb=config.slurm_mem_gb,
+                account=config.slurm_account,
+                setup=tuple(config.slurm_setup),
+                wait=not config.slurm_no_wait,
+                poll_s=config.slurm_poll,
+            ),
         )
     except ArgumentError as err:  # a value or the YAML file itself
         return fail(PROG, _yaml_error(err, args), debug)

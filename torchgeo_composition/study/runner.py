@@ -8,7 +8,9 @@ the run that holds it), claims it (refusing one that holds another study unless
 that is not done yet, in dependency order. A failed step is reported with its
 log path; steps that depend on it are blocked, independent ones go on;
 ``collect`` then summarises what finished (marked partial, so a rerun completes
-it).
+it). Steps run on this machine, ``jobs`` at a time
+(:func:`~torchgeo_composition.study.executors.run_local`), or as Slurm jobs
+(:func:`~torchgeo_composition.study.executors.slurm.run_slurm`).
 """
 
 from __future__ import annotations
@@ -20,20 +22,23 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TextIO
+from typing import Literal, TextIO, get_args
 
 import yaml
 
 from ..files import file_lock, write_text
+from .executors.local import run_local
+from .executors.slurm import SlurmOptions, check_slurm, run_slurm
 from .lightning.preflight import preflight
-from .lightning.run import Executor
 from .plan import build_steps, write_plan
 from .records import Step, is_done, read_json
 from .schema import StudyConfig
-from .steps import StepResult, run_step
+from .steps import StepResult
 
 __all__ = [
+    "STUDY_EXECUTORS",
     "STUDY_FILE",
+    "StudyExecutor",
     "StudyReport",
     "check_output_dir",
     "claim_study_dir",
@@ -43,6 +48,14 @@ __all__ = [
 
 #: File in the study directory identifying the study it holds.
 STUDY_FILE = "study.json"
+
+StudyExecutor = Literal["local", "slurm", "subprocess", "inprocess"]
+
+#: Where a study's steps run: ``local`` (this machine; pretraining in a new
+#: process, other steps in a warm one), ``slurm`` (one Slurm job per step), or
+#: on this machine with every Lightning step in a new process (``subprocess``)
+#: or in the step's process (``inprocess``).
+STUDY_EXECUTORS: tuple[str, ...] = get_args(StudyExecutor)
 
 
 @dataclass
@@ -195,31 +208,54 @@ def _line(i: int, n: int, result: StepResult) -> str:
     return f"{head} FAILED: {result.error}\n{'':>8}log: {step.log}"
 
 
+def _check_options(executor: str, jobs: int, max_steps: int | None) -> None:
+    if executor not in STUDY_EXECUTORS:
+        raise ValueError(
+            f"executor must be one of {', '.join(STUDY_EXECUTORS)}, got {executor!r}"
+        )
+    if jobs < 1:
+        raise ValueError(
+            f"jobs must be >= 1, got {jobs}; give the steps to run at once"
+        )
+    if max_steps is not None and max_steps < 0:
+        raise ValueError(f"max_steps must be >= 0, got {max_steps}")
+
+
 def run_study(
     study: StudyConfig,
-    executor: Executor = "subprocess",
+    executor: StudyExecutor = "local",
     force: bool = False,
     max_steps: int | None = None,
     plan_only: bool = False,
     stream: TextIO | None = None,
+    jobs: int = 1,
+    slurm: SlurmOptions | None = None,
 ) -> StudyReport:
     """Run (or plan) a study.
 
     Args:
         study: The study.
-        executor: How Lightning steps run: ``subprocess`` (the real CLI in a new
-            process, any strategy/devices) or ``inprocess``.
+        executor: Where steps run (:data:`STUDY_EXECUTORS`): ``local`` (default:
+            pretraining in a new ``fit`` process, other steps in this process or
+            a warm worker), ``subprocess`` (every Lightning step in a new
+            process), ``inprocess`` (every Lightning step in the step's process),
+            or ``slurm`` (one Slurm job per step).
         force: Reuse a study directory holding another study config.
-        max_steps: Stop after running this many steps (finished steps that are
-            skipped do not count); ``None`` runs all.
+        max_steps: Stop after starting this many steps (finished steps that are
+            skipped do not count); ``None`` runs all. Local executors only.
         plan_only: Only write ``plan.json`` and ``plan.sh``.
         stream: Where progress lines go (default standard output).
+        jobs: Steps to run at a time on this machine (local executors); capped
+            to the CPU cores (and GPUs) with a note.
+        slurm: Job settings of the ``slurm`` executor (default settings if
+            ``None``).
 
     Returns:
         The report.
 
     Raises:
-        ValueError: If ``max_steps`` is negative, the study directory holds
+        ValueError: If ``executor``, ``jobs`` or ``max_steps`` is invalid, the
+            ``slurm`` executor finds no ``sbatch``, the study directory holds
             another study (see :func:`claim_study_dir`), another run holds its
             lock (:class:`~torchgeo_composition.files.FileLockedError`), a model
             or datamodule cannot be built (see
@@ -228,8 +264,9 @@ def run_study(
         NotADirectoryError: If ``output_dir`` or a folder above it is a file.
         PermissionError: If ``output_dir`` cannot be written.
     """
-    if max_steps is not None and max_steps < 0:
-        raise ValueError(f"max_steps must be >= 0, got {max_steps}")
+    _check_options(executor, jobs, max_steps)
+    if executor == "slurm" and not plan_only:
+        check_slurm()
     out = stream or sys.stdout
     steps = build_steps(study)
     root = check_output_dir(study.output_dir)
@@ -243,39 +280,14 @@ def run_study(
         if plan_only:
             report.plan = plan
             return report
-        _run_steps(report, steps, executor, max_steps, out)
+        if executor == "slurm":
+            report.results = run_slurm(steps, root, slurm or SlurmOptions(), out, _line)
+        else:
+            report.results, report.stopped = run_local(
+                steps, executor, jobs, max_steps, out, _line
+            )
     _summary(report, steps, out)
     return report
-
-
-def _run_steps(
-    report: StudyReport,
-    steps: list[Step],
-    executor: Executor,
-    max_steps: int | None,
-    out: TextIO,
-) -> None:
-    status: dict[str, str] = {}
-    executed = 0
-    for i, step in enumerate(steps, 1):
-        bad = [d for d in step.depends_on if status.get(d) in ("failed", "blocked")]
-        if bad and step.kind != "collect":
-            result = StepResult(step, "blocked", error=f"failed inputs: {bad}")
-        else:
-            if max_steps is not None and executed >= max_steps and not is_done(step):
-                report.stopped = True
-                print(
-                    f"stopped after {executed} steps (max_steps={max_steps})", file=out
-                )
-                break
-            if step.kind == "collect" and executed:
-                # inputs were (re)computed in this run: always refresh the results
-                (step.dir / "DONE.json").unlink(missing_ok=True)
-            result = run_step(step, executor, partial=bool(bad))
-            executed += result.status in ("done", "failed", "partial")
-        status[step.id] = result.status
-        report.results.append(result)
-        print(_line(i, len(steps), result), file=out, flush=True)
 
 
 def _summary(report: StudyReport, steps: list[Step], out: TextIO) -> None:

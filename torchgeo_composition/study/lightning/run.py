@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import logging
 import os
 import re
+import shlex
 import signal
 import subprocess
 import sys
@@ -33,11 +35,14 @@ from ..completion import completion_path
 
 __all__ = [
     "EXECUTORS",
+    "LAUNCHER_ENV",
     "STOP_GRACE_S",
     "Executor",
+    "die_with_parent",
     "last_error_line",
     "run_cli",
     "run_supervised",
+    "sigterm_exits",
 ]
 
 Executor = Literal["subprocess", "inprocess"]
@@ -45,6 +50,10 @@ Executor = Literal["subprocess", "inprocess"]
 #: How Lightning steps run: a ``python -m torchgeo_composition.cli`` subprocess
 #: (default) or the CLI called in the current process (faster for small studies).
 EXECUTORS: tuple[str, ...] = ("subprocess", "inprocess")
+
+#: Environment variable holding a command that launches a subprocess step's CLI
+#: (e.g. ``srun --ntasks=4``: one task per device inside a Slurm job).
+LAUNCHER_ENV = "TORCHGEO_COMPOSITION_LAUNCHER"
 
 #: Seconds a step's process group has to end after SIGTERM before SIGKILL.
 STOP_GRACE_S = 30.0
@@ -128,7 +137,8 @@ def _flush() -> None:
 
 def _run_cli(args: list[str], log: Path, executor: Executor) -> int:
     if executor == "subprocess":
-        command = [sys.executable, "-m", "torchgeo_composition.cli", *args]
+        launcher = shlex.split(os.environ.get(LAUNCHER_ENV, ""))
+        command = [*launcher, sys.executable, "-m", "torchgeo_composition.cli", *args]
         with log.open("a") as out:
             out.write(f"$ {' '.join(command)}\n")
             out.flush()
@@ -137,13 +147,52 @@ def _run_cli(args: list[str], log: Path, executor: Executor) -> int:
 
     print(f"$ torchgeo-composition {' '.join(args)}", flush=True)
     try:
-        return main(args)
+        with _log_handlers_to(sys.stderr):
+            return main(args)
     except SystemExit as err:  # argument errors of the CLI
         return err.code if isinstance(err.code, int) else 1
 
 
-def _die_with(parent: int) -> Callable[[], None]:
-    """Return the ``preexec_fn`` that makes a child get SIGTERM when ``parent`` dies."""
+#: Loggers whose console handlers an in-process run points at the step's log.
+_LIGHTNING_LOGGERS = ("lightning.pytorch", "lightning.fabric", "lightning")
+
+
+@contextlib.contextmanager
+def _log_handlers_to(stream: TextIO) -> Iterator[None]:
+    """Point Lightning's console log handlers at ``stream`` for the body.
+
+    They hold the standard error of when Lightning was imported, so an
+    in-process run's "GPU available" lines would reach the console instead of
+    the step's log.
+    """
+    changed: list[tuple[logging.StreamHandler[TextIO], TextIO]] = []
+    for name in _LIGHTNING_LOGGERS:
+        for handler in logging.getLogger(name).handlers:
+            if isinstance(handler, logging.StreamHandler) and not isinstance(
+                handler, logging.FileHandler
+            ):
+                changed.append((handler, handler.setStream(stream) or stream))
+    try:
+        yield
+    finally:
+        for handler, previous in changed:
+            handler.setStream(previous)
+
+
+def die_with_parent(parent: int) -> Callable[[], None]:
+    """Return a function that makes the calling process get SIGTERM when ``parent`` dies.
+
+    Call the function in the child (e.g. as a ``preexec_fn``, or first thing in
+    a worker process). On Linux it asks the kernel for the signal
+    (``prctl(PR_SET_PDEATHSIG)``); if ``parent`` already died, it sends the
+    signal at once.
+
+    Args:
+        parent: The pid of the parent process.
+
+    Returns:
+        The function.
+    """
     libc = ctypes.CDLL(None, use_errno=True) if sys.platform == "linux" else None
 
     def preexec() -> None:
@@ -160,8 +209,12 @@ def _signal_exit(signum: int, frame: FrameType | None) -> None:
 
 
 @contextlib.contextmanager
-def _sigterm_exits() -> Iterator[None]:
-    """Turn SIGTERM into ``SystemExit(143)`` (so cleanup runs) in the main thread."""
+def sigterm_exits() -> Iterator[None]:
+    """Turn SIGTERM into ``SystemExit(143)`` (so cleanup runs) in the main thread.
+
+    Yields:
+        Nothing; outside the main thread it changes nothing.
+    """
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -223,11 +276,11 @@ def run_supervised(command: list[str], out: TextIO, grace: float = STOP_GRACE_S)
         stdout=out,
         stderr=subprocess.STDOUT,
         start_new_session=True,
-        preexec_fn=_die_with(os.getpid()),
+        preexec_fn=die_with_parent(os.getpid()),
     )
     try:
         try:
-            with _sigterm_exits():
+            with sigterm_exits():
                 _has_exited(process, None)
         except BaseException:
             _kill_group(process, signal.SIGTERM)
