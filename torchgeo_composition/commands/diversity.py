@@ -1,7 +1,8 @@
 r"""``torchgeo-composition diversity``: diversity report of a pretraining set.
 
-Measures every sample of a pretraining set (a datamodule, or a pool with an
-optional manifest), or a seeded subset, with the configured measures (spectral
+Measures every sample of a pretraining set or downstream split (any datamodule:
+ours, TorchGeo's such as ``EuroSATDataModule``, GEO-Bench, FMoW-Sentinel; or a
+pool with an optional manifest), or a seeded subset, with the configured measures (spectral
 entropy by default) and writes ``diversity.json``, ``diversity.md``,
 ``per_sample.csv`` (with ``sample_id``) and two figures. Pixels that are NaN
 or equal to ``--nodata`` (default: the pool's ``fill_value``, the value a
@@ -9,6 +10,8 @@ or equal to ``--nodata`` (default: the pool's ``fill_value``, the value a
 out; a sample without any valid pixel is counted as ``empty``, not measured::
 
     torchgeo-composition diversity --fit_config configs/quickstart.yaml --out_dir report
+    torchgeo-composition diversity --data torchgeo.datamodules.EuroSATDataModule \
+        --data.dict_kwargs.root data/eurosat --split test --out_dir report
     torchgeo-composition diversity --pool SyntheticSentinel2Pool \
         --pool.root demo_output/pool --manifest_path europe.parquet --out_dir report
 """
@@ -23,10 +26,11 @@ from typing import Any, Literal
 import numpy as np
 import yaml
 from jsonargparse import ArgumentParser, Namespace
+from lightning.pytorch import LightningDataModule
 
-from ..datamodules import ContinentStratifiedDataModule
 from ..datamodules.entropy_index import build_entropy_index, entropy_index_path
 from ..datamodules.pool_source import PoolSource
+from ..datamodules.split_source import SplitSource
 from ..datasets import PoolDataset
 from ..diversity import (
     DEFAULT_RECIPE,
@@ -49,7 +53,7 @@ PROG = "torchgeo-composition diversity"
 
 
 def diversity(
-    data: ContinentStratifiedDataModule | None = None,
+    data: LightningDataModule | None = None,
     pool: PoolDataset | None = None,
     manifest_path: str | None = None,
     out_dir: str = "diversity_report",
@@ -67,17 +71,20 @@ def diversity(
     nodata: float | Literal["pool"] | None = "pool",
     entropy_recipe: str | None = None,
     index: bool = False,
+    split: Literal["predict", "train", "val", "test"] | None = None,
 ) -> tuple[dict[str, Any], dict[str, Path]]:
     """Measure a pretraining set and write its diversity report.
 
-    Give either ``data`` (the images are measured after the datamodule's
-    evaluation transform: its normalisation and resize, as the model sees them) or
+    Give either ``data`` (any datamodule; the images of its ``split`` are
+    measured after the datamodule's evaluation transform ``aug``: its
+    normalisation and resize, as the model sees them; the band names come from
+    its or its dataset's ``bands`` attribute, or from ``bands``) or
     ``pool`` (all its samples, or those of ``manifest_path``; the images are
     normalised with ``normalization``). The work is
     :func:`~torchgeo_composition.diversity.diversity_report`'s.
 
     Args:
-        data: A datamodule whose selection (manifest) is measured.
+        data: A datamodule (ours, TorchGeo's, ...) whose ``split`` is measured.
         pool: A pool; used when ``data`` is not given.
         manifest_path: Manifest of ``pool`` to measure (default: the whole pool).
         out_dir: Output folder.
@@ -86,7 +93,10 @@ def diversity(
             measure.
         measures: The measures, first one the headline; ``None`` = spectral
             entropy with ``bins`` and ``value_range``.
-        bands: Bands of ``pool`` to measure (default SatMAE's 10 when present).
+        bands: Bands of ``pool`` to measure (default SatMAE's 10 when
+            present); for ``data``, the names of its channels in order, needed
+            only when neither the datamodule nor its dataset has a ``bands``
+            attribute (they must agree when both are given).
         normalization: ``satmae`` (FMoW-Sentinel statistics) or ``none``, for
             ``pool`` only.
         num_samples: Measure a seeded random subset of this many samples.
@@ -109,6 +119,9 @@ def diversity(
             report: the spectral entropy of every sample, stored beside the
             pool's index (see
             :mod:`~torchgeo_composition.datamodules.entropy_index`).
+        split: Split of ``data`` to measure (``predict``, ``train``, ``val``,
+            ``test``); ``None``: the predict set when the datamodule builds one
+            (our pretraining datamodules: the selection), else ``train``.
 
     Returns:
         The report and the written paths.
@@ -133,6 +146,8 @@ def diversity(
             "give exactly one of data (a datamodule) or pool; got "
             f"data={type(data).__name__}, pool={type(pool).__name__}"
         )
+    if data is None and split is not None:
+        raise ValueError(f"split={split!r} is for data (a datamodule), not pool")
     if data is not None and manifest_path is not None:
         raise ValueError(
             "manifest_path is for pool; a datamodule uses its own manifest_path"
@@ -155,7 +170,10 @@ def diversity(
             settings["recipe"] = composition_recipe(recipe)
     else:
         assert data is not None
-        source, settings = data, {"normalization": "datamodule"}
+        source = SplitSource(data, split, bands)
+        settings = {"source": type(data).__name__, "normalization": "datamodule"}
+        if split is not None:
+            settings["split"] = split
     missing = _nodata(nodata, pool if pool is not None else getattr(data, "pool", None))
     settings["nodata"] = missing
     return diversity_report(
