@@ -7,7 +7,10 @@ Written into the study directory:
   pretraining seeds and repeats, the mean score over tasks and its rank (1 = best);
 - ``correlation/correlation.csv`` / ``.md`` and ``correlation/scatter_<measure>.png``:
   Spearman correlation of every diversity measure with the mean score;
-- ``maps.png``: one world map per composition with its selected samples.
+- ``maps.png``: one world map per composition with its selected samples;
+- ``curation.csv`` (when a composition has a selection strategy): each set's
+  entropies and their Kolmogorov-Smirnov test against every reference set (see
+  :mod:`~torchgeo_composition.study.curation`), also in ``results.md``.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from ..diversity import correlation_table as diversity_correlation_table
 from ..diversity.correlation_report import scatter_path
 from ..files import save_figure, write_text
 from ..tables import markdown_table
+from .curation import curation_table
 from .measures import measure_names
 from .records import Step, read_json
 from .schema import DiversitySettings
@@ -181,6 +185,24 @@ def _markdown(table: pd.DataFrame, corr: pd.DataFrame, title: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _recipe(entries: list[dict[str, Any]]) -> str:
+    for entry in entries:
+        if "selection" in entry:
+            return str(entry.get("entropy_recipe", "default"))
+    return "default"  # pragma: no cover
+
+
+def _curation_markdown(table: pd.DataFrame) -> str:
+    lines = ["", "## Selection by spectral entropy", "", markdown_table(table), ""]
+    lines.append(
+        "Entropies from the pool entropy index (recipe "
+        f"`{table['entropy_recipe'].iloc[0]}`); `ks_*_vs_<set>`: two-sample "
+        "Kolmogorov-Smirnov test of each set's entropies against that reference "
+        "set's (a p-value above 0.05: the distributions are not told apart)."
+    )
+    return "\n".join(lines) + "\n"
+
+
 def collect_results(step: Step) -> dict[str, Any]:
     """Run the ``collect`` step: gather finished steps and write every output.
 
@@ -201,6 +223,7 @@ def collect_results(step: Step) -> dict[str, Any]:
     diversity: dict[str, dict[str, float | None]] = {}
     scores: list[dict[str, Any]] = []
     manifests: dict[str, pd.DataFrame] = {}
+    pool: dict[str, Any] | None = None
     for dep, info in step.inputs.items():
         found = _finished(Path(info["dir"]))
         if found is None:
@@ -212,6 +235,7 @@ def collect_results(step: Step) -> dict[str, Any]:
             diversity[name] = {c: outputs.get(c) for c in columns}
         elif kind == "compose":
             manifests[name] = read_manifest(outputs["manifest"])[0]
+            pool = params["config"]["pool"]
         elif kind == "probe":
             scores.append(
                 {
@@ -252,6 +276,12 @@ def collect_results(step: Step) -> dict[str, Any]:
         out["maps"] = str(plot_composition_maps(ordered, root / "maps.png"))
     title = f"Study results: {step.params.get('study', root.name)}"
     markdown = _markdown(table, corr, title)
+    entries = step.params["config"]["compositions"]
+    if pool is not None and any("selection" in c for c in entries):
+        curation = curation_table(entries, manifests, pool, _recipe(entries))
+        path = write_text(root / "curation.csv", curation.to_csv(index=False))
+        out["curation_csv"] = str(path)
+        markdown += _curation_markdown(curation)
     out["results_md"] = str(write_text(root / "results.md", markdown))
     print(markdown)
     return out

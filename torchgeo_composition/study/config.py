@@ -31,6 +31,7 @@ from jsonargparse import (  # type: ignore[attr-defined]
 from jsonargparse.typing import register_type
 
 from ..sampling import Composition
+from .entries import STRATEGY_OPTIONS
 from .lightning import check_lightning_configs
 from .measures import create_study_measures
 from .schema import (
@@ -114,17 +115,21 @@ def _resolve(spec: Any) -> Composition | None:
         return None
 
 
+_COMPOSITION_KEYS = ("name", "composition", *STRATEGY_OPTIONS)
+
+
 def _composition(item: Any) -> CompositionEntry:
-    """A preset name, or a ``{name, composition}`` mapping, as an entry."""
+    """A preset name, or a ``{name, composition, selection...}`` mapping, as an entry."""
     if isinstance(item, str):
         comp = _resolve(item)
         if comp is None:
             return CompositionEntry(item, item)
         return CompositionEntry(comp.name if comp.kind != "region" else item, item)
-    if not isinstance(item, Mapping) or set(item) - {"name", "composition"}:
+    if not isinstance(item, Mapping) or set(item) - set(_COMPOSITION_KEYS):
         raise ValueError(
-            "a composition must be a preset name or a mapping with keys 'name' and "
-            f"'composition', got {item!r}"
+            "a composition must be a preset name or a mapping with keys "
+            f"{list(_COMPOSITION_KEYS)} ('name' and 'composition', and optionally "
+            f"a selection strategy), got {item!r}"
         )
     if "composition" not in item:
         raise ValueError(f"composition {dict(item)!r} has no 'composition'")
@@ -135,13 +140,15 @@ def _composition(item: Any) -> CompositionEntry:
     if name is None:
         raise ValueError(f"composition {spec!r} is a custom mapping; give it a 'name'")
     value = dict(spec) if isinstance(spec, Mapping) else str(spec)
-    return CompositionEntry(check_name(name, "composition"), value)
+    strategy = {k: item[k] for k in STRATEGY_OPTIONS if item.get(k) is not None}
+    return CompositionEntry(check_name(name, "composition"), value, **strategy)
 
 
 def _composition_yaml(entry: CompositionEntry) -> Any:
-    if isinstance(entry.spec, str) and entry.spec == entry.name:
+    strategy = entry.strategy()
+    if isinstance(entry.spec, str) and entry.spec == entry.name and not strategy:
         return entry.spec
-    return {"name": entry.name, "composition": entry.spec}
+    return {"name": entry.name, "composition": entry.spec} | strategy
 
 
 def _downstream(item: Any) -> DownstreamEval:

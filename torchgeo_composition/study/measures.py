@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from ..diversity import (
@@ -9,12 +10,13 @@ from ..diversity import (
     DiversityMeasure,
     SpectralEntropy,
     create_measure,
+    get_recipe,
     list_measures,
 )
 from .lightning.checks import instantiate, one_line
 from .schema import DiversitySettings
 
-__all__ = ["create_study_measures", "measure_names"]
+__all__ = ["create_study_measures", "measure_names", "recipe_source"]
 
 
 def _create(spec: str | dict[str, Any]) -> DiversityMeasure:
@@ -41,13 +43,15 @@ def create_study_measures(settings: DiversitySettings) -> list[DiversityMeasure]
 
     Returns:
         The measures, in the configured order; without ``measures``, the spectral
-        entropy with ``bins`` and ``value_range``.
+        entropy with ``entropy_recipe``, else with ``bins`` and ``value_range``.
 
     Raises:
         ValueError: If a measure is unknown or its arguments are invalid (the
             message names ``diversity.measures[i]`` and the registered names), or
             two measures share a name.
     """
+    if settings.entropy_recipe is not None:
+        return [SpectralEntropy(recipe=settings.entropy_recipe)]
     if settings.measures is None:
         low, high = settings.value_range
         return [SpectralEntropy(settings.bins, (float(low), float(high)))]
@@ -77,3 +81,28 @@ def measure_names(settings: DiversitySettings) -> list[str]:
         The names, in the configured order.
     """
     return [m.name for m in create_study_measures(settings)]
+
+
+def recipe_source(
+    pool_spec: Mapping[str, Any], manifest: str, settings: DiversitySettings
+) -> Any:
+    """Return the chips of a manifest prepared as the settings' recipe says.
+
+    The chips are read from the pool (SatMAE's bands when it has them, as the
+    pool entropy index reads them) and normalised as the recipe prescribes
+    (SatMAE statistics for ``default``, raw numbers for ``olmoearth``).
+
+    Args:
+        pool_spec: ``class_path`` / ``init_args`` of the pool.
+        manifest: The set's manifest.
+        settings: Diversity settings with ``entropy_recipe``.
+
+    Returns:
+        A :class:`~torchgeo_composition.datamodules.pool_source.PoolSource`.
+    """
+    from ..datamodules.pool_source import PoolSource
+    from ..datasets import PoolDataset
+
+    recipe = get_recipe(settings.entropy_recipe or "default")
+    pool = instantiate(dict(pool_spec), PoolDataset)
+    return PoolSource(pool, manifest, normalization=recipe.normalization)

@@ -4,6 +4,7 @@ For every composition ``c``, pretraining seed ``s``, downstream evaluation ``t``
 and repeat ``r``::
 
     compose-c -> diversity-c
+    compose-r -> compose-c   (when ``c`` is ``entropy_matched`` to composition ``r``)
     compose-c -> pretrain-c-s<s> -> export-c-s<s> -> probe-c-s<s>-t-r<r>
     every diversity and probe step -> collect
 
@@ -22,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from ..files import write_text
+from .entries import composition_order
 from .lightning.configs import selection_of
 from .records import Step
 from .schema import BASELINE, DownstreamEval, StudyConfig, config_hash
@@ -128,10 +130,15 @@ def build_steps(study: StudyConfig) -> list[Step]:
     b = _Builder(study)
     diversity = study.diversity.to_dict()
     collect_deps: list[str] = []
-    for comp in study.compositions:
+    for comp in composition_order(study.compositions):
         selection = selection_of(study, comp)
+        ref = comp.selection_reference
         compose = b.add(
-            f"compose-{comp.name}", "compose", selection, {"composition": comp.name}, []
+            f"compose-{comp.name}",
+            "compose",
+            selection,
+            {"composition": comp.name},
+            [] if ref is None else [f"compose-{ref}"],
         )
         collect_deps.append(compose.id)
         div = b.add(
@@ -178,7 +185,7 @@ def build_steps(study: StudyConfig) -> list[Step]:
         "collect",
         "collect",
         {
-            "compositions": [asdict(c) for c in study.compositions],
+            "compositions": [c.to_dict() for c in study.compositions],
             "downstream": [e.name for e in study.downstream],
             "diversity": diversity,
         },

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from ..diversity import get_recipe
 from ..sampling import SHORTFALL_POLICIES, Composition, Filters, ShortfallPolicy
+from .entries import CompositionEntry, check_name, check_references
 
 __all__ = [
     "BASELINE",
@@ -35,8 +36,6 @@ ENCODER_PLACEHOLDER = "{encoder}"
 
 #: Name of the "no pretraining" row (randomly initialised encoders) of a study.
 BASELINE = "no_pretraining"
-
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
 def canonical_json(obj: Any) -> str:
@@ -63,28 +62,6 @@ def config_hash(obj: Any) -> str:
     return hashlib.sha256(canonical_json(obj).encode()).hexdigest()
 
 
-def check_name(value: Any, what: str) -> str:
-    """Return ``value`` if it is a valid folder and column name.
-
-    Args:
-        value: The name.
-        what: What it names, for the error message.
-
-    Returns:
-        ``value``.
-
-    Raises:
-        ValueError: If it is not a string of letters, digits, ``_``, ``-`` or
-            ``.`` starting with a letter or digit.
-    """
-    if not isinstance(value, str) or not _NAME.match(value):
-        raise ValueError(
-            f"{what} {value!r} is not a valid name; use letters, digits, '_', '-' "
-            "or '.', starting with a letter or digit"
-        )
-    return value
-
-
 def _unique(names: Sequence[str], what: str) -> None:
     seen: set[str] = set()
     for name in names:
@@ -94,22 +71,6 @@ def _unique(names: Sequence[str], what: str) -> None:
                 f"(got {list(names)})"
             )
         seen.add(name)
-
-
-@dataclass(frozen=True)
-class CompositionEntry:
-    """One pretraining set of the study.
-
-    Attributes:
-        name: Unique name (folder and table label).
-        spec: Preset name or ``{stratum: weight}`` mapping.
-    """
-
-    name: str
-    spec: str | dict[str, float]
-
-    def __post_init__(self) -> None:
-        check_name(self.name, "composition")
 
 
 @dataclass(frozen=True)
@@ -166,6 +127,12 @@ class DiversitySettings:
             :class:`~torchgeo_composition.diversity.DiversityMeasure`; ``None``
             measures the spectral entropy with ``bins`` and ``value_range``. Each
             gives a column of the results and a row of the correlation table.
+        entropy_recipe: Measure the spectral entropy with a named recipe
+            (``default``, ``olmoearth``; see
+            :mod:`~torchgeo_composition.diversity.recipes`) instead of ``bins``
+            and ``value_range``: each set's chips are read from the pool and
+            prepared as the recipe says (as the pool entropy index is), and the
+            report records the recipe.
     """
 
     bins: int = 32
@@ -175,10 +142,23 @@ class DiversitySettings:
     num_workers: int = 0
     seed: int = 0
     measures: tuple[str | dict[str, Any], ...] | None = None
+    entropy_recipe: str | None = None
 
     def __post_init__(self) -> None:
         if self.bins < 2:
             raise ValueError(f"diversity bins must be >= 2, got {self.bins}")
+        if self.entropy_recipe is not None:
+            try:
+                get_recipe(self.entropy_recipe)
+            except ValueError as err:
+                raise ValueError(f"diversity.{err}") from None
+            if self.measures is not None or self._custom_histogram():
+                raise ValueError(
+                    f"diversity.entropy_recipe={self.entropy_recipe!r} sets the "
+                    "bins and value_range of the spectral entropy; leave "
+                    "diversity.bins, diversity.value_range and diversity.measures "
+                    "unset"
+                )
         if self.measures is None:
             return
         measures = tuple(self.measures)
@@ -196,25 +176,28 @@ class DiversitySettings:
                     f"diversity.measures[{i}] must be a measure name or a mapping "
                     f"with 'class_path' (and 'init_args'), got {spec!r}"
                 )
-        if self.bins != 32 or tuple(self.value_range) != (0.0, 1.0):
+        if self._custom_histogram():
             raise ValueError(
                 "diversity.bins and diversity.value_range configure the default "
                 "measure; with diversity.measures, give them in the measures' own "
                 "init_args"
             )
 
-    def to_dict(self) -> dict[str, Any]:
-        """Return the settings as plain data; ``measures`` only when given.
+    def _custom_histogram(self) -> bool:
+        return self.bins != 32 or tuple(self.value_range) != (0.0, 1.0)
 
-        A study config written before ``measures`` existed keeps the hashes of
-        its steps.
+    def to_dict(self) -> dict[str, Any]:
+        """Return the settings as plain data, the optional ones only when given.
+
+        ``measures`` and ``entropy_recipe`` are left out when unset: a study config written before they existed keeps the hashes of its steps.
 
         Returns:
             The settings.
         """
         data = asdict(self)
-        if self.measures is None:
-            data.pop("measures")
+        for key in ("measures", "entropy_recipe"):
+            if data[key] is None:
+                data.pop(key)
         return data
 
 
@@ -245,7 +228,8 @@ class StudyConfig:
         output_dir: Study directory (one folder per step, results).
         pool: ``class_path`` / ``init_args`` of the pool
             (a :class:`~torchgeo_composition.datasets.PoolDataset`).
-        compositions: The pretraining sets.
+        compositions: The pretraining sets (each may carry a selection
+            strategy; see :class:`~torchgeo_composition.study.entries.CompositionEntry`).
         budget: Samples per pretraining set.
         pretrain: LightningCLI ``fit`` config of the SatMAE pretraining; the study
             fills ``data.init_args`` pool, composition, budget, seed and manifest.
@@ -307,6 +291,7 @@ class StudyConfig:
         if self.stratify_by is None:
             for entry in self.compositions:  # a stratum value needs stratify_by
                 Composition(entry.spec)
+        check_references(self.compositions)
         if self.filters is not None:
             object.__setattr__(self, "filters", _plain_filters(self.filters))
         if self.baseline and BASELINE in [c.name for c in self.compositions]:
@@ -323,6 +308,7 @@ class StudyConfig:
         """
         data = asdict(self)
         data["diversity"] = self.diversity.to_dict()
+        data["compositions"] = [c.to_dict() for c in self.compositions]
         for key in SELECTION_OPTIONS:  # a study written before them keeps its hash
             if data[key] is None:
                 data.pop(key)

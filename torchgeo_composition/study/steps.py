@@ -20,6 +20,7 @@ from typing import Any
 
 from ..files import FileLockedError, file_lock, write_text
 from .attempts import attempt_dirs, keep_attempt
+from .curation import compose_strategy, strategy_outputs, with_reference
 from .lightning import (
     Executor,
     instantiate,
@@ -29,7 +30,7 @@ from .lightning import (
     run_cli,
     write_yaml,
 )
-from .measures import create_study_measures
+from .measures import create_study_measures, recipe_source
 from .records import (
     Step,
     done_outputs,
@@ -55,8 +56,9 @@ def _compose(step: Step, executor: Executor) -> dict[str, Any]:
     from ..sampling import compose, format_counts_table
 
     cfg = step.params["config"]
+    pool, strategy = compose_strategy(step, instantiate(cfg["pool"], PoolDataset))
     composed = compose(
-        instantiate(cfg["pool"], PoolDataset),
+        pool,
         composition=cfg["composition"],
         num_samples=cfg["budget"],
         seed=cfg["selection_seed"],
@@ -66,10 +68,11 @@ def _compose(step: Step, executor: Executor) -> dict[str, Any]:
         title=f"{step.params['composition']}: {cfg['budget']} samples",
         stratify_by=cfg.get("stratify_by"),
         filters=cfg.get("filters"),
+        **strategy,
     )
     summary = composed.selection.summary
     print(format_counts_table(summary))
-    return {
+    outputs = {
         "manifest": str(composed.manifest_path),
         "summary": str(composed.summary_path),
         "map": str(composed.map_path),
@@ -77,6 +80,14 @@ def _compose(step: Step, executor: Executor) -> dict[str, Any]:
         "stratum_entropy": summary.get("stratum_entropy_nats"),
         "counts": summary.get("counts"),
     }
+    if "selection_reference" in strategy:
+        outputs["selection_reference"] = strategy["selection_reference"]
+    return outputs | strategy_outputs(summary)
+
+
+def _selection(step: Step, compose: dict[str, Any]) -> dict[str, Any]:
+    """The step's selection arguments, its reference as a manifest path."""
+    return with_reference(step.params["config"], compose.get("selection_reference"))
 
 
 def _diversity(step: Step, executor: Executor) -> dict[str, Any]:
@@ -88,13 +99,17 @@ def _diversity(step: Step, executor: Executor) -> dict[str, Any]:
     settings = DiversitySettings(**cfg["settings"])
     compose = done_outputs(_input_dir(step, "compose"))
     config = pretrain_config(
-        cfg,
+        _selection(step, compose),
         {"data": cfg["data"]},
         step.params["seed"],
         Path(compose["manifest"]),
         step.dir,
     )
-    datamodule = instantiate(config["data"], LightningDataModule)
+    datamodule: Any
+    if settings.entropy_recipe is not None:  # the chips as the recipe prepares them
+        datamodule = recipe_source(cfg["pool"], compose["manifest"], settings)
+    else:
+        datamodule = instantiate(config["data"], LightningDataModule)
     if not all(hasattr(datamodule, a) for a in ("aug", "bands", "predict_dataset")):
         raise ValueError(
             f"the pretraining datamodule {type(datamodule).__name__} has no "
@@ -103,7 +118,12 @@ def _diversity(step: Step, executor: Executor) -> dict[str, Any]:
         )
     measures = create_study_measures(settings)
     default = settings.measures is None
-    recorded = {"bins": settings.bins, "value_range": list(settings.value_range)}
+    recorded: dict[str, Any] = {
+        "bins": settings.bins,
+        "value_range": list(settings.value_range),
+    }
+    if settings.entropy_recipe is not None:
+        recorded = {"recipe": settings.entropy_recipe}
     report, paths = diversity_report(
         datamodule,
         step.dir,
@@ -131,7 +151,11 @@ def _pretrain(step: Step, executor: Executor) -> dict[str, Any]:
     cfg = step.params["config"]
     compose = done_outputs(_input_dir(step, "compose"))
     config = pretrain_config(
-        cfg, cfg["pretrain"], cfg["seed"], Path(compose["manifest"]), step.dir
+        _selection(step, compose),
+        cfg["pretrain"],
+        cfg["seed"],
+        Path(compose["manifest"]),
+        step.dir,
     )
     path = write_yaml(step.dir / "config.yaml", config)
     last = step.dir / "checkpoints" / "last.ckpt"

@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 
 from ...files import write_text
+from ..entries import STRATEGY_OPTIONS
 from ..schema import (
     ENCODER_PLACEHOLDER,
     SELECTION_OPTIONS,
@@ -107,8 +108,9 @@ def pretrain_config(
 
     Args:
         selection: ``pool``, ``composition``, ``budget``, ``selection_seed``,
-            ``on_shortfall`` (and ``stratify_by`` / ``filters`` when given) of
-            the pretraining set.
+            ``on_shortfall`` (and ``stratify_by`` / ``filters`` and the
+            strategy options when given) of the pretraining set; its
+            ``selection_reference``, if any, is the reference's manifest path.
         pretrain: The study's pretraining config (model, data, trainer ...).
         seed: Pretraining seed (``seed_everything``).
         manifest: Manifest written by the composition step.
@@ -130,7 +132,7 @@ def pretrain_config(
         manifest_path=str(manifest),
         on_shortfall=selection["on_shortfall"],
     )
-    for key in SELECTION_OPTIONS:
+    for key in (*SELECTION_OPTIONS, *STRATEGY_OPTIONS):
         if key in selection:
             init[key] = copy.deepcopy(selection[key])
     return _with_logging(config, step_dir, "fit", checkpoint=True)
@@ -146,8 +148,10 @@ def selection_of(study: StudyConfig, composition: CompositionEntry) -> dict[str,
     Returns:
         ``pool``, ``composition``, ``budget``, ``selection_seed``,
         ``on_shortfall``, and ``stratify_by`` and ``filters`` when the study
-        gives them (left out otherwise, so the step hashes of a study written
-        before they existed stay the same).
+        gives them, and the composition's strategy options (``selection``,
+        ``selection_reference`` as a composition name, ``entropy_range``,
+        ``entropy_recipe``) when it has them (left out otherwise, so the step
+        hashes of a study written before they existed stay the same).
     """
     selection = {
         "pool": study.pool,
@@ -160,7 +164,7 @@ def selection_of(study: StudyConfig, composition: CompositionEntry) -> dict[str,
         value = getattr(study, key)
         if value is not None:
             selection[key] = copy.deepcopy(value)
-    return selection
+    return selection | composition.strategy()
 
 
 def _fill_encoder(node: Any, encoder: str, arch: Mapping[str, Any]) -> Any:
