@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: venv demo test lint architecture typecheck docs bench clean
+.PHONY: venv demo test test-slurm lint architecture typecheck docs bench clean
 
 venv: $(STAMP)
 
@@ -20,6 +20,12 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 --dist loadfile
+
+# The study's Slurm executor on a real single-node Slurm on this machine (needs root:
+# scripts/slurm-local.sh installs and starts it; idempotent).
+test-slurm: $(STAMP)
+	bash scripts/slurm-local.sh start
+	$(BIN)/python -m pytest tests/study/test_executors_slurm.py -m slurm -p no:xdist -q
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -1,0 +1,176 @@
+"""Benchmark: a study step's start-up cost, and the demo study with ``--jobs 2``.
+
+Two figures, each a ratio measured within one run:
+
+1. **Per-step overhead**: the wall time of a no-op probe step (one training
+   batch, one validation batch) run as a new ``fit`` process (``subprocess``:
+   how every Lightning step ran before the ``local`` executor) and in the warm
+   process that runs the step (``inprocess``: how the ``local`` executor runs
+   probes). Best of ``--repeats`` runs each.
+2. **The demo study** (``configs/study/demo.yaml``; smaller with ``--quick``)
+   run three times from scratch through the command line: serially with every
+   Lightning step in a new process (``--executor subprocess``, the earlier
+   default), serially with the ``local`` executor, and with ``--executor local
+   --jobs 2``. It reports the speed-ups and whether the three ``results.csv``
+   are identical.
+
+Usage::
+
+    python benchmarks/bench_study.py            # the whole demo study (minutes)
+    python benchmarks/bench_study.py --quick    # 3 compositions, 1 epoch each
+    python benchmarks/bench_study.py --json results/study.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+HERE = Path(__file__).resolve().parent
+DEMO = HERE.parent / "configs" / "study" / "demo.yaml"
+PROBE = "probe-europe-s0-landcover-r0"
+
+
+def _demo(root: Path, quick: bool) -> dict[str, Any]:
+    config = yaml.safe_load(DEMO.read_text())
+    config["pool"]["init_args"]["root"] = str(root / "pool")
+    if quick:
+        config["compositions"] = ["africa", "europe", "global"]
+        config["pretrain"]["trainer"]["max_epochs"] = 1
+        config["downstream"][0]["repeats"] = 1
+        config["downstream"][0]["trainer"]["max_epochs"] = 2
+    return config
+
+
+def _study(config: dict[str, Any], folder: Path, *options: str) -> float:
+    config = copy.deepcopy(config)
+    config["output_dir"] = str(folder)
+    path = folder.with_suffix(".yaml")
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    command = [sys.executable, "-m", "torchgeo_composition.cli", "study"]
+    start = time.perf_counter()
+    done = subprocess.run(
+        [*command, "--config", str(path), *options], capture_output=True, text=True
+    )
+    seconds = time.perf_counter() - start
+    if done.returncode != 0:
+        sys.stderr.write(done.stdout[-3000:] + done.stderr[-3000:])
+        raise SystemExit(f"the study in {folder} failed ({done.returncode})")
+    return seconds
+
+
+def _step_overhead(config: dict[str, Any], root: Path, repeats: int) -> dict[str, Any]:
+    from torchgeo_composition.study import build_steps, parse_study, run_step
+    from torchgeo_composition.study.records import DONE
+
+    config = copy.deepcopy(config)
+    config["compositions"] = ["europe"]
+    config["baseline"] = False
+    config["pretrain"]["trainer"]["max_epochs"] = 1
+    evaluation = config["downstream"][0]
+    evaluation["repeats"] = 1
+    evaluation["trainer"].update(
+        max_epochs=1, limit_train_batches=1, limit_val_batches=1
+    )
+    config["output_dir"] = str(root / "noop")
+    _study(config, root / "noop", "--executor", "inprocess")
+    steps = {s.id: s for s in build_steps(parse_study(config))}
+    probe = steps[PROBE]
+    times: dict[str, list[float]] = {"subprocess": [], "inprocess": []}
+    for _ in range(repeats):
+        for mode in times:
+            (probe.dir / DONE).unlink()
+            start = time.perf_counter()
+            result = run_step(probe, mode)  # type: ignore[arg-type]
+            times[mode].append(time.perf_counter() - start)
+            if result.status != "done":
+                raise SystemExit(f"the no-op step failed: {result.error}")
+    best = {mode: min(values) for mode, values in times.items()}
+    return {
+        "new_process_s": best["subprocess"],
+        "warm_process_s": best["inprocess"],
+        "ratio": best["subprocess"] / best["inprocess"],
+        "repeats": repeats,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark and print its figures.
+
+    Args:
+        argv: Command-line arguments.
+
+    Returns:
+        0.
+    """
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small study (minutes)")
+    parser.add_argument("--repeats", type=int, default=3, help="no-op step runs")
+    parser.add_argument("--json", type=Path, help="write the figures to this file")
+    args = parser.parse_args(argv)
+    figures: dict[str, Any] = {
+        "cores": len(os.sched_getaffinity(0)),
+        "load_average_1min": os.getloadavg()[0],
+    }
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        config = _demo(root, args.quick)
+        from torchgeo_composition.datasets import SyntheticSentinel2Pool
+
+        SyntheticSentinel2Pool(**config["pool"]["init_args"])  # written once
+        figures["step"] = _step_overhead(config, root, args.repeats)
+        step = figures["step"]
+        print(
+            f"no-op probe step: new fit process {step['new_process_s']:.2f} s, "
+            f"warm process {step['warm_process_s']:.2f} s: "
+            f"{step['ratio']:.1f}x lower overhead (target >= 3x)",
+            flush=True,
+        )
+        runs = {
+            "serial_subprocess": ("--executor", "subprocess"),
+            "serial_local": ("--executor", "local"),
+            "jobs2_local": ("--executor", "local", "--jobs", "2"),
+        }
+        seconds = {name: _study(config, root / name, *o) for name, o in runs.items()}
+        tables = {name: (root / name / "results.csv").read_text() for name in runs}
+        identical = len(set(tables.values())) == 1
+        figures["study"] = {
+            "compositions": len(config["compositions"]),
+            **{f"{name}_s": value for name, value in seconds.items()},
+            "jobs2_vs_serial_local": seconds["serial_local"] / seconds["jobs2_local"],
+            "jobs2_vs_serial_subprocess": seconds["serial_subprocess"]
+            / seconds["jobs2_local"],
+            "local_vs_subprocess_serial": seconds["serial_subprocess"]
+            / seconds["serial_local"],
+            "identical_results_csv": identical,
+        }
+    study = figures["study"]
+    print(
+        f"demo study ({study['compositions']} compositions"
+        f"{', quick' if args.quick else ''}) on {figures['cores']} cores, load "
+        f"{figures['load_average_1min']:.1f}: serial with a process per Lightning "
+        f"step {seconds['serial_subprocess']:.1f} s, serial local "
+        f"{seconds['serial_local']:.1f} s, --jobs 2 {seconds['jobs2_local']:.1f} s\n"
+        f"  --jobs 2 vs serial local: {study['jobs2_vs_serial_local']:.2f}x "
+        f"(target >= 1.5x); vs the earlier serial default: "
+        f"{study['jobs2_vs_serial_subprocess']:.2f}x; results.csv identical: "
+        f"{identical}"
+    )
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(figures, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
