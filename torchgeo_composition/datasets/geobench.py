@@ -192,16 +192,20 @@ class GeoBenchDataset(NonGeoDataset):
         try:
             with h5py.File(path, "r") as f:
                 raw = f.attrs.get("pickle")
-                shapes = {k: tuple(f[k].shape) for k in f}
+                if raw is None:
+                    raise ValueError(
+                        f"sample file {path!r} has no 'pickle' metadata attribute"
+                    )
+                attrs = load_pickle(decode_pickle_attribute(raw, path), path)
+                names = set(f)
+                return sample_meta(
+                    attrs, names, lambda k: tuple(f[k].shape), self.task, path
+                )
         except OSError as err:
             raise ValueError(
                 f"sample file {path!r} of task {self.task!r} cannot be read as HDF5: "
                 f"{err}"
             ) from err
-        if raw is None:
-            raise ValueError(f"sample file {path!r} has no 'pickle' metadata attribute")
-        attrs = load_pickle(decode_pickle_attribute(raw, path), path)
-        return sample_meta(attrs, shapes, self.task, path)
 
     def _select(
         self, bands: Sequence[str] | None, first: SampleMeta
@@ -285,25 +289,32 @@ class GeoBenchDataset(NonGeoDataset):
 
     def _read(self, index: int) -> tuple[np.ndarray, np.ndarray | None]:
         path = self.paths[index]
+        channels = self._channels[index]
         with h5py.File(path, "r") as f:
-            arrays = []
-            cache: dict[str, np.ndarray] = {}
-            for key, channel in self._channels[index]:
-                if channel < 0:
-                    arrays.append(f[key][()])
-                    continue
-                if key not in cache:
-                    cache[key] = np.asarray(f[key][()])
-                arrays.append(cache[key][..., channel])
             mask_key = self._mask_keys[index]
             mask = f[mask_key][()] if self.segmentation and mask_key else None
-        shape = max((a.shape for a in arrays), key=lambda s: s[0] * s[1])
-        if all(a.shape == shape for a in arrays):
-            return np.stack(arrays).astype(np.float32, copy=False), mask
-        out = np.empty((len(arrays), *shape), dtype=np.float32)
-        for i, a in enumerate(arrays):
-            rows = np.arange(shape[0]) * a.shape[0] // shape[0]
-            cols = np.arange(shape[1]) * a.shape[1] // shape[1]
+            datasets = [f[key] for key, _ in channels]
+            shape = datasets[0].shape
+            same = (d.shape == shape for d in datasets)
+            if all(c < 0 for _, c in channels) and all(same):
+                out = np.empty((len(datasets), *shape), dtype=np.float32)
+                for i, d in enumerate(datasets):  # HDF5 converts to float32
+                    d.id.read(h5py.h5s.ALL, h5py.h5s.ALL, out[i])
+                return out, mask
+            arrays = []
+            cache: dict[str, np.ndarray] = {}
+            for (key, channel), d in zip(channels, datasets, strict=True):
+                if channel < 0:
+                    arrays.append(d[()])
+                    continue
+                if key not in cache:
+                    cache[key] = np.asarray(d[()])
+                arrays.append(cache[key][..., channel])
+        size = max((a.shape for a in arrays), key=lambda s: s[0] * s[1])
+        out = np.empty((len(arrays), *size), dtype=np.float32)
+        for i, a in enumerate(arrays):  # nearest resampling to the largest band
+            rows = np.arange(size[0]) * a.shape[0] // size[0]
+            cols = np.arange(size[1]) * a.shape[1] // size[1]
             out[i] = a[np.ix_(rows, cols)]
         return out, mask
 

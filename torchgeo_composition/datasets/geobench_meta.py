@@ -20,7 +20,7 @@ from __future__ import annotations
 import ast
 import functools
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -135,8 +135,8 @@ def _to_lonlat(crs_text: str) -> Transformer:
 def _crs_text(crs: Any) -> str | None:
     if crs is None:
         return None
-    if isinstance(crs, PickledCRS):
-        return str(crs.to_crs().to_wkt())
+    if isinstance(crs, PickledCRS):  # WKT text (cached transformer) or a mapping
+        return crs.state if isinstance(crs.state, str) else crs.to_crs().to_wkt()
     if isinstance(crs, CRS):
         return str(crs.to_wkt())
     return str(crs)
@@ -163,7 +163,11 @@ def _centre(
 
 
 def sample_meta(
-    attrs: dict[str, Any], shapes: dict[str, tuple[int, ...]], task: str, path: str
+    attrs: dict[str, Any],
+    datasets: Collection[str],
+    shape_of: Callable[[str], Sequence[int]],
+    task: str,
+    path: str,
 ) -> SampleMeta:
     """Read what a sample's unpickled metadata says.
 
@@ -173,7 +177,8 @@ def sample_meta(
     Args:
         attrs: The unpickled ``pickle`` attribute (band descriptor -> attributes,
             ``bands_order``, ``label``).
-        shapes: Dataset name -> shape, from the HDF5 file.
+        datasets: The names of the file's datasets.
+        shape_of: The shape of a dataset (asked for one band, for the location).
         task: The task name.
         path: The sample file, for messages.
 
@@ -188,17 +193,17 @@ def sample_meta(
             f"{path!r}: its metadata pickle holds a {type(attrs).__name__}, not the "
             "mapping GEO-Bench v1 writes"
         )
-    order = attrs.get("bands_order") or list(shapes)
+    order = attrs.get("bands_order") or list(datasets)
     channels: dict[str, tuple[str, int]] = {}
     stored: dict[str, str] = {}
     mask_key = None
     lon = lat = math.nan
     for key in order:
         entry = attrs.get(key)
-        if key not in shapes:
+        if key not in datasets:
             raise ValueError(
                 f"{path!r}: its metadata lists the band {key!r} but the file has no "
-                f"such dataset (datasets: {sorted(shapes)})"
+                f"such dataset (datasets: {sorted(datasets)})"
             )
         info = entry.get("band_info") if isinstance(entry, dict) else None
         if isinstance(info, LabelType) or key == "label" or key.startswith("label_"):
@@ -212,9 +217,10 @@ def sample_meta(
                 channels[name] = (key, i if len(names) > 1 else -1)
                 stored[name] = str(info.name)
         if math.isnan(lon) and isinstance(entry, dict):
-            lon, lat = _centre(
-                entry.get("transform"), entry.get("crs"), shapes[key], path
-            )
+            if entry.get("transform") is not None and entry.get("crs") is not None:
+                lon, lat = _centre(
+                    entry["transform"], entry["crs"], shape_of(key), path
+                )
     return SampleMeta(channels, stored, attrs.get("label"), mask_key, lon, lat)
 
 
