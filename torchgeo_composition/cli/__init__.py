@@ -24,6 +24,7 @@ from jsonargparse import ArgumentError, DefaultHelpFormatter
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from .. import __version__
+from ..compat import UnsupportedTorchGeoError, check_torchgeo_version
 from ..plugins import load_plugins
 from .checkpoint import ResumableCheckpoint
 from .errors import (
@@ -223,6 +224,10 @@ def main(args: Sequence[str] | None = None) -> int:
 def _dispatch(argv: list[str], from_sys_argv: bool, debug: bool) -> int:
     for key, value in _RASTERIO_ENV.items():
         os.environ.setdefault(key, value)
+    try:
+        check_torchgeo_version()
+    except UnsupportedTorchGeoError as err:
+        return _fail(str(err))
     load_plugins()
     if argv and argv[0] in COMMANDS:
         code = resolve_command(COMMANDS[argv[0]][0])(argv[1:])

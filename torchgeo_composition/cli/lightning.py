@@ -115,8 +115,7 @@ class CompositionCLI(LightningCLI):
                 reads :data:`sys.argv`.
             parser_kwargs: Arguments of the parsers (see LightningCLI).
         """
-        from torchgeo.datamodules import BaseDataModule
-        from torchgeo.trainers import BaseTask
+        from ..compat import BaseDataModule, BaseTask
 
         self.resume: ResumeInfo | None = None
         self._own_checkpoint = True

@@ -146,7 +146,7 @@ def load_teacher(path: str, teacher_class: str | None = None) -> LightningModule
         if "backbones" in hparams:
             cls: Any = FusionClassificationTask
         else:
-            from torchgeo.trainers import ClassificationTask as cls
+            from ..compat import ClassificationTask as cls
     else:
         module, _, name = teacher_class.rpartition(".")
         cls = getattr(importlib.import_module(module), name)

@@ -18,10 +18,10 @@ from typing import Any, Literal
 
 import torch
 from torch import Tensor, nn
-from torchgeo.trainers import BaseTask
 from torchmetrics import MetricCollection
 from torchmetrics.classification import Accuracy, FBetaScore, JaccardIndex
 
+from ..compat import BaseTask
 from ..models.fusion.cache import FeatureCache
 from ..models.fusion.model import FeatureFusion, InputNormalization
 from ._fusion_cache import CacheMixin

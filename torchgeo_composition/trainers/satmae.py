@@ -12,10 +12,10 @@ import torch
 from lightning.pytorch import Trainer
 from lightning.pytorch.utilities import rank_zero_info
 from torch import Tensor
-from torchgeo.trainers import BaseTask
 from torchmetrics import MeanMetric
 
 from ..bands import SATMAE_BANDS, canonical_band
+from ..compat import BaseTask
 from ..models import (
     GroupChannelMAE,
     SatMAEConfig,
