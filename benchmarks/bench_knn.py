@@ -13,7 +13,7 @@ Target: ratio (k-NN throughput / matrix-multiply throughput) >= 0.5.
 Usage::
 
     python benchmarks/bench_knn.py                 # 100,000 x 20,000, 768-d
-    python benchmarks/bench_knn.py --quick         # 20,000 x 2,000, 768-d
+    python benchmarks/bench_knn.py --quick         # 10,000 x 1,000, 768-d
     python benchmarks/bench_knn.py --json results/knn.json
 """
 
@@ -77,7 +77,7 @@ def run(
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--quick", action="store_true", help="20,000 x 2,000")
+    parser.add_argument("--quick", action="store_true", help="10,000 x 1,000")
     parser.add_argument("--json", help="write the figures to this JSON file")
     parser.add_argument("--train", type=int, default=100_000)
     parser.add_argument("--test", type=int, default=20_000)
@@ -86,7 +86,7 @@ def main() -> None:
     parser.add_argument("--block_size", type=int, default=256)
     parser.add_argument("--repeats", type=int, default=2)
     args = parser.parse_args()
-    train, test = (20_000, 2_000) if args.quick else (args.train, args.test)
+    train, test = (10_000, 1_000) if args.quick else (args.train, args.test)
     r = run(train, test, args.dim, args.k, args.block_size, args.repeats)
     print("| measure | value |\n|---|---|")
     print(f"| features | {r['train']:,} train x {r['test']:,} test, {r['dim']}-d |")

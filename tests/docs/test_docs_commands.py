@@ -59,6 +59,7 @@ PARSE_ONLY: list[tuple[str, str]] = [
     (r" compose --pool (?!SyntheticSentinel2Pool)", "a pool of real chips"),
     (r" pack --config configs/pack/(?!demo_)", "a pool of real chips + manifest"),
     (r" diversity --pool ChipFolder", "a folder of real chips and a biome layer"),
+    (r" diversity --data torchgeo\.datamodules\.EuroSAT", "EuroSAT must be downloaded"),
     (r"^torchgeo fit --model torchgeo\.trainers\.MoCoTask", "a folder of real chips"),
     (r"^torchgeo fit --config configs/quickstart\.yaml", "trains for 30 epochs"),
 ]
