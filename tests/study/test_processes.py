@@ -131,6 +131,42 @@ def test_second_study_fails_naming_the_holder_and_a_killed_study_stops_its_fit(
     assert not (root / PRETRAIN / "DONE.json").exists()
 
 
+def _parent_of(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[1])
+
+
+def test_a_killed_parallel_study_stops_its_workers_and_their_fits(
+    tmp_path: Path,
+) -> None:
+    marker = tmp_path / "blocked.json"
+    config = _blocking_study(tmp_path, marker)
+    root = Path(config["output_dir"])
+    path = write_study(tmp_path / "study.yaml", config)
+    with (tmp_path / "study.out").open("w") as out:
+        study = subprocess.Popen(
+            _study("--config", str(path), "--jobs", "2"),
+            env=hooks_env(),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        _wait_for(marker.exists, 300, "the pretraining's fit to start")
+        fit = json.loads(marker.read_text())["pid"]
+        worker = _parent_of(fit)
+        assert worker != study.pid and _parent_of(worker) == study.pid
+        study.kill()  # no cleanup code of the study runs
+        study.wait(timeout=60)
+        _wait_for(lambda: _gone(worker), 120, f"the worker (pid {worker}) to end")
+        _wait_for(lambda: _gone(fit), 120, f"its fit (pid {fit}) to end")
+    finally:
+        if study.poll() is None:
+            study.kill()
+            study.wait()
+    assert not (root / PRETRAIN / "DONE.json").exists()
+    with lock_study_dir(root) as held:  # the lock died with the study
+        assert held is not None and held.pid == os.getpid()
+
+
 @pytest.mark.slow  # two Python processes and a fit; the same path runs below
 def test_sigterm_to_a_step_runner_stops_its_fit(tmp_path: Path) -> None:
     marker = tmp_path / "blocked.json"
