@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import subprocess
 import sys
 
@@ -39,6 +40,9 @@ def test_names_resolve_to_torchgeo_classes() -> None:
     assert issubclass(compat.ClassificationTask, compat.BaseTask)
     assert issubclass(compat.SemanticSegmentationTask, compat.BaseTask)
     assert compat.BaseTask.__module__.startswith(compat.tasks_module())
+    # the sampler base that indexes a dataset within a region and a time of interest
+    params = inspect.signature(compat.GeoSampler.__init__).parameters
+    assert list(params)[:4] == ["self", "dataset", "roi", "toi"]
 
 
 def test_our_tasks_are_torchgeo_tasks() -> None:

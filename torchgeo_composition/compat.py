@@ -4,8 +4,11 @@ torchgeo-composition supports TorchGeo 0.8 (Python 3.11 and newer) and TorchGeo 
 and 0.10 (Python 3.12 and newer). TorchGeo 0.10 renamed ``torchgeo.trainers`` to
 ``torchgeo.tasks`` and dropped the ``Task`` suffix of its tasks
 (``ClassificationTask`` became ``Classification``), keeping deprecated aliases, and
-removed ``torchgeo.trainers.utils``. The package imports those names from this module
-only, never from ``torchgeo.trainers`` or ``torchgeo.tasks`` directly::
+removed ``torchgeo.trainers.utils``; its ``torchgeo.samplers.GeoSampler`` became an
+abstract base without the ``(dataset, roi, toi)`` constructor, which moved (with the
+deprecated samplers) to ``torchgeo.samplers.single.GeoSampler``. The package imports
+those names from this module only, never from ``torchgeo.trainers`` or
+``torchgeo.tasks`` directly::
 
     from torchgeo_composition.compat import BaseTask
 
@@ -27,6 +30,7 @@ from packaging.version import InvalidVersion, Version
 if TYPE_CHECKING:  # the names as TorchGeo 0.8 spells them; the same classes on 0.10
     from torchgeo.datamodules import BaseDataModule, GeoDataModule, NonGeoDataModule
     from torchgeo.datamodules.utils import MisconfigurationException
+    from torchgeo.samplers import GeoSampler
     from torchgeo.trainers import BaseTask, ClassificationTask, SemanticSegmentationTask
 
 __all__ = [
@@ -35,6 +39,7 @@ __all__ = [
     "BaseTask",
     "ClassificationTask",
     "GeoDataModule",
+    "GeoSampler",
     "MisconfigurationException",
     "NonGeoDataModule",
     "SemanticSegmentationTask",
@@ -61,6 +66,11 @@ _LOCATIONS: dict[str, tuple[tuple[str, str], ...]] = {
     "BaseDataModule": (("torchgeo.datamodules", "BaseDataModule"),),
     "GeoDataModule": (("torchgeo.datamodules", "GeoDataModule"),),
     "NonGeoDataModule": (("torchgeo.datamodules", "NonGeoDataModule"),),
+    # the base that indexes a dataset within roi / toi (0.8: torchgeo.samplers.GeoSampler)
+    "GeoSampler": (
+        ("torchgeo.samplers.single", "GeoSampler"),
+        ("torchgeo.samplers", "GeoSampler"),
+    ),
     "MisconfigurationException": (
         ("torchgeo.datamodules.utils", "MisconfigurationException"),
         ("lightning.fabric.utilities.exceptions", "MisconfigurationException"),

@@ -11,8 +11,9 @@ import pandas as pd
 import shapely
 from shapely import Polygon
 from torchgeo.datasets import GeoDataset
-from torchgeo.samplers import GeoSampler, Units
+from torchgeo.samplers import Units
 
+from ..compat import GeoSampler
 from ..geography import RegionLayer, continent_layer
 from .composition import Composition
 from .quotas import largest_remainder, redistribute_quotas
