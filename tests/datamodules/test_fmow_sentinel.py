@@ -55,6 +55,9 @@ def test_batches_are_normalised_like_satmae(root: Path) -> None:
     assert float(batch["image"].min()) >= 0 and float(batch["image"].max()) <= 1
     assert batch["label"].dtype == torch.int64 and len(batch["continent"]) == 4
     assert dm.mean is None  # SatMAE's scaling is not undone by a task
+    big = FMoWSentinelDataModule(root, size=16, batch_size=64)
+    big.setup("fit")  # 8 training images: one incomplete batch, not none
+    assert [len(b["label"]) for b in big.train_dataloader()] == [8]
     standard = FMoWSentinelDataModule(
         root, bands=["B2", "B3"], normalization="standard"
     )

@@ -7,12 +7,14 @@ from collections.abc import Sequence
 from typing import Any
 
 import torch
+from torch import Tensor
+from torch.utils.data import DataLoader
 from torchgeo.datamodules import NonGeoDataModule
 
 from ..bands import FMOW_MEAN, FMOW_STD, canonical_band
 from ..datasets import FMoWSentinelClassification
 from ..datasets.metadata import MissingPolicy
-from .geobench import check_model_bands
+from .geobench import check_model_bands, downstream_loader
 from .transforms import Normalization, batch_pipeline, build_normalization
 
 __all__ = ["FMoWSentinelDataModule"]
@@ -31,7 +33,8 @@ class FMoWSentinelDataModule(NonGeoDataModule):
     SatMAE was pretrained (``satmae``: ``clip((x - (mean - 2 std)) / (4 std), 0,
     1)`` with FMoW-Sentinel statistics), by ``standard`` ``(x - mean) / std``
     with the same statistics (then :attr:`mean` and :attr:`std` hold them), or
-    not at all.
+    not at all. A training set smaller than ``batch_size`` gives one incomplete
+    batch instead of none.
     """
 
     def __init__(
@@ -107,6 +110,17 @@ class FMoWSentinelDataModule(NonGeoDataModule):
         if stage in ("test", "predict"):
             self.test_dataset = self._dataset("test")
             self.predict_dataset = self.test_dataset
+
+    def _dataloader_factory(self, split: str) -> DataLoader[dict[str, Tensor]]:
+        """Build a split's loader (see :func:`.geobench.downstream_loader`).
+
+        Args:
+            split: Either 'train', 'val', 'test', or 'predict'.
+
+        Returns:
+            The data loader.
+        """
+        return downstream_loader(self, split)
 
     def index(self, split: str = "test") -> Any:
         """Return the samples of a split with their locations.

@@ -17,7 +17,7 @@ from ..datasets import GeoBenchDataset
 from ..datasets.geobench_tasks import GEOBENCH_SEGMENTATION
 from .transforms import Normalization, batch_pipeline, build_normalization
 
-__all__ = ["GeoBenchDataModule", "check_model_bands"]
+__all__ = ["GeoBenchDataModule", "check_model_bands", "downstream_loader"]
 
 
 def check_model_bands(datamodule: LightningDataModule, bands: Sequence[str]) -> None:
@@ -45,6 +45,35 @@ def check_model_bands(datamodule: LightningDataModule, bands: Sequence[str]) -> 
             "to the datamodule's bands, in that order (or choose them with "
             "data.init_args.bands)"
         )
+
+
+def downstream_loader(
+    datamodule: NonGeoDataModule, split: str
+) -> DataLoader[dict[str, Tensor]]:
+    """TorchGeo's loader of a split, keeping a training set under one batch.
+
+    TorchGeo drops the last incomplete training batch, which would leave a
+    training set smaller than ``batch_size`` (a few-shot partition, a tiny
+    download) with no batch at all; it is kept as one incomplete batch.
+
+    Args:
+        datamodule: The datamodule (its ``{split}_dataset`` is set up).
+        split: Either 'train', 'val', 'test', or 'predict'.
+
+    Returns:
+        The data loader.
+    """
+    dataset = datamodule._valid_attribute(f"{split}_dataset", "dataset")
+    batch_size = datamodule._valid_attribute(f"{split}_batch_size", "batch_size")
+    return DataLoader(
+        dataset=dataset,
+        batch_size=batch_size,
+        shuffle=split == "train",
+        num_workers=datamodule.num_workers,
+        collate_fn=datamodule.collate_fn,
+        drop_last=split == "train" and len(dataset) > batch_size,
+        persistent_workers=datamodule.num_workers > 0,
+    )
 
 
 class GeoBenchDataModule(NonGeoDataModule):
@@ -151,10 +180,7 @@ class GeoBenchDataModule(NonGeoDataModule):
             self.predict_dataset = self.test_dataset
 
     def _dataloader_factory(self, split: str) -> DataLoader[dict[str, Tensor]]:
-        """Build a split's loader; a training set under one batch keeps its samples.
-
-        TorchGeo drops the last incomplete training batch, which would leave a
-        few-shot partition smaller than ``batch_size`` with no batch at all.
+        """Build a split's loader (see :func:`downstream_loader`).
 
         Args:
             split: Either 'train', 'val', 'test', or 'predict'.
@@ -162,17 +188,7 @@ class GeoBenchDataModule(NonGeoDataModule):
         Returns:
             The data loader.
         """
-        dataset = self._valid_attribute(f"{split}_dataset", "dataset")
-        batch_size = self._valid_attribute(f"{split}_batch_size", "batch_size")
-        return DataLoader(
-            dataset=dataset,
-            batch_size=batch_size,
-            shuffle=split == "train",
-            num_workers=self.num_workers,
-            collate_fn=self.collate_fn,
-            drop_last=split == "train" and len(dataset) > batch_size,
-            persistent_workers=self.num_workers > 0,
-        )
+        return downstream_loader(self, split)
 
     def index(self, split: str = "test") -> Any:
         """Return the samples of a split with their locations.
