@@ -7,11 +7,20 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import torch
+from lightning.pytorch import Trainer
+from torch import Tensor
+from torch.utils.data import Dataset
 
+from tests.data.fusion_data import SyntheticFusionDataModule
 from tests.trainers.evaluation_data import BANDS, TINY, write_config
 from torchgeo_composition.cli import lightning_main, main
 from torchgeo_composition.geography import CONTINENTS
-from torchgeo_composition.trainers import PROTOCOLS, protocol_model
+from torchgeo_composition.trainers import (
+    PROTOCOLS,
+    FusionSegmentationTask,
+    protocol_model,
+)
 
 pytestmark = pytest.mark.filterwarnings(
     "ignore:Found .* in eval mode", "ignore:.*configure_optimizers. returned .None"
@@ -82,3 +91,48 @@ def test_bad_input_is_one_error_line(
     errors = [x for x in capsys.readouterr().err.splitlines() if "error" in x]
     assert len(errors) == 1 and errors[0].startswith("error: ")
     assert message in errors[0]
+
+
+class _Located(Dataset[dict[str, Tensor]]):
+    """Segmentation samples in Europe (even) and Africa (odd)."""
+
+    def __init__(self, base: Dataset[dict[str, Tensor]], length: int) -> None:
+        self.base, self.length = base, length
+
+    def __len__(self) -> int:
+        return self.length
+
+    def __getitem__(self, i: int) -> dict[str, Tensor]:
+        lon, lat = (10.0, 50.0) if i % 2 == 0 else (20.0, 5.0)
+        return self.base[i] | {"lon": torch.tensor(lon), "lat": torch.tensor(lat)}
+
+
+def test_segmentation_per_region(tmp_path: Path) -> None:
+    dm = SyntheticFusionDataModule(kind="segmentation", length=8, size=32)
+    dm.setup("test")
+    dm.test_dataset = _Located(dm.test_dataset, 8)
+    dm.setup = lambda stage: None  # type: ignore[method-assign]
+    task = FusionSegmentationTask(
+        backbones=[{"name": "timm:test_resnet"}],
+        bands=["B2", "B3", "B4", "B8"],
+        num_classes=3,
+        regions="continent",
+        min_region_samples=2,
+    )
+    trainer = Trainer(
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        default_root_dir=tmp_path,
+    )
+    trainer.test(task, datamodule=dm)
+    metrics = trainer.callback_metrics
+    assert float(metrics["test_num_samples/europe"]) == 4
+    assert {"test_JaccardIndex/europe", "test_Accuracy/africa"} <= set(metrics)
+    summary = json.loads((tmp_path / "test_summary.json").read_text())
+    assert summary["metric"] == "SampleAccuracy"
+    assert summary["regions"]["africa"]["count"] == 4
+    frame = pd.read_csv(tmp_path / "test_predictions.csv")
+    assert len(frame) == 8 and frame["target"].isna().all()
+    assert frame["score"].between(0, 1).all()

@@ -5,9 +5,11 @@ Two files, written together (:func:`write_test_outputs`):
 * ``test_predictions.csv``: one row per test sample with the columns
   ``sample_index`` (position in the test dataloader's order), ``region`` (empty
   without regions), ``target``, ``prediction`` (class index; for multilabel a
-  ``;``-separated list of the positive label indices) and ``score`` (1/0 for a
-  correct/wrong class; for multilabel the fraction of labels right). The mean
-  of ``score`` is the overall accuracy, so a CI can be bootstrapped from it.
+  ``;``-separated list of the positive label indices; both empty for
+  segmentation) and ``score`` (1/0 for a correct/wrong class; for multilabel
+  the fraction of labels right; for segmentation the fraction of non-ignored
+  pixels right). The mean of ``score`` is the summary's metric, so a CI can be
+  bootstrapped from it.
 * ``test_summary.json``: the metric on the whole test set with its bootstrap CI
   and, with regions, per region (count, ``enough`` flag, value and CI; regions
   below ``min_samples`` have ``value: null``).
@@ -43,13 +45,15 @@ SUMMARY_FILE = "test_summary.json"
 
 
 def per_sample_scores(
-    targets: ArrayLike, predictions: ArrayLike
+    targets: ArrayLike, predictions: ArrayLike, ignore_index: int | None = None
 ) -> NDArray[np.float64]:
-    """Return the fraction of correct labels of each sample.
+    """Return the fraction of correct labels (or pixels) of each sample.
 
     Args:
-        targets: ``(N,)`` classes or ``(N, L)`` 0/1 labels.
+        targets: ``(N,)`` classes, ``(N, L)`` 0/1 labels or ``(N, H, W)`` masks.
         predictions: Same shape as ``targets``.
+        ignore_index: Target value left out (masks); a sample with no other
+            value scores NaN.
 
     Returns:
         ``(N,)`` scores in [0, 1] (1/0 for single-label classes).
@@ -60,8 +64,14 @@ def per_sample_scores(
     t, p = np.asarray(targets), np.asarray(predictions)
     if t.shape != p.shape:
         raise ValueError(f"targets {t.shape} and predictions {p.shape} differ in shape")
-    correct = (t == p).astype(np.float64)
-    return correct.reshape(len(t), -1).mean(axis=1) if t.ndim > 1 else correct
+    if t.ndim == 1:
+        return (t == p).astype(np.float64)
+    t, p = t.reshape(len(t), -1), p.reshape(len(p), -1)
+    valid = np.ones_like(t, dtype=bool) if ignore_index is None else t != ignore_index
+    count = valid.sum(axis=1)
+    correct = ((t == p) & valid).sum(axis=1).astype(np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(count > 0, correct / np.maximum(count, 1), np.nan)
 
 
 def summarize_scores(
@@ -75,6 +85,8 @@ def summarize_scores(
     seed: int = 0,
 ) -> dict[str, Any]:
     """Summarise per-sample scores: mean with bootstrap CI, overall and by region.
+
+    NaN scores (a mask with only ignored pixels) are left out.
 
     Args:
         scores: Per-sample scores (:func:`per_sample_scores`).
@@ -90,6 +102,9 @@ def summarize_scores(
         A JSON-ready mapping (see the module docstring).
     """
     values = np.asarray(scores, dtype=np.float64)
+    if regions is not None:
+        regions = np.asarray(regions, dtype=np.str_)[np.isfinite(values)]
+    values = values[np.isfinite(values)]
     overall = bootstrap_ci(
         values, confidence_level=confidence_level, n_resamples=n_resamples, seed=seed
     )
@@ -121,7 +136,9 @@ def summarize_scores(
     return summary
 
 
-def _labels_text(array: NDArray[Any]) -> list[str]:
+def _labels_text(array: NDArray[Any] | None, n: int) -> list[str]:
+    if array is None or array.ndim > 2:  # masks: no per-sample label
+        return [""] * n
     if array.ndim == 1:
         return [str(int(v)) for v in array]
     return [";".join(str(i) for i in np.flatnonzero(row)) for row in array]
@@ -129,33 +146,44 @@ def _labels_text(array: NDArray[Any]) -> list[str]:
 
 def write_test_outputs(
     directory: str | os.PathLike[str],
-    targets: ArrayLike,
-    predictions: ArrayLike,
+    targets: ArrayLike | None,
+    predictions: ArrayLike | None,
     summary: dict[str, Any],
     regions: Sequence[str] | NDArray[np.str_] | None = None,
+    scores: ArrayLike | None = None,
 ) -> tuple[Path, Path]:
     """Write ``test_predictions.csv`` and ``test_summary.json`` as one unit.
 
     Args:
         directory: Output folder (created if missing).
-        targets: ``(N,)`` classes or ``(N, L)`` 0/1 labels.
+        targets: ``(N,)`` classes or ``(N, L)`` 0/1 labels; ``None`` or masks
+            leave the ``target`` column empty.
         predictions: Same shape.
         summary: :func:`summarize_scores`'s mapping.
         regions: Region of each sample, or ``None``.
+        scores: Per-sample scores (default: :func:`per_sample_scores` of
+            ``targets`` and ``predictions``).
 
     Returns:
         The two paths.
     """
     folder = Path(directory)
     folder.mkdir(parents=True, exist_ok=True)
-    t, p = np.asarray(targets), np.asarray(predictions)
+    t = None if targets is None else np.asarray(targets)
+    p = None if predictions is None else np.asarray(predictions)
+    if scores is None:
+        if t is None or p is None:
+            raise ValueError("give scores, or targets and predictions")
+        scores = per_sample_scores(t, p)
+    values = np.asarray(scores, dtype=np.float64)
+    n = len(values)
     frame = pd.DataFrame(
         {
-            "sample_index": np.arange(len(t)),
-            "region": [""] * len(t) if regions is None else list(regions),
-            "target": _labels_text(t),
-            "prediction": _labels_text(p),
-            "score": per_sample_scores(t, p),
+            "sample_index": np.arange(n),
+            "region": [""] * n if regions is None else list(regions),
+            "target": _labels_text(t, n),
+            "prediction": _labels_text(p, n),
+            "score": values,
         }
     )
     buffer = io.StringIO()

@@ -18,7 +18,7 @@ from typing import Any
 from timm.optim import param_groups_layer_decay  # type: ignore[attr-defined]
 from torch import nn
 
-__all__ = ["layer_decay_param_groups"]
+__all__ = ["check_layer_decay", "layer_decay_param_groups"]
 
 _BLOCK = re.compile(r"^model\.backbones\.\d+\..*?\b(?:blocks|layers|stages)\.(\d+)\.")
 _TOP = re.compile(r"^model\.backbones\.\d+\.(?:model\.)?(?:fc_norm|norm|head)\b")
@@ -32,6 +32,26 @@ def _depth(name: str) -> tuple[float, ...]:
     if name.startswith("model.backbones.") and not _TOP.match(name):
         return (0.0,)
     return (float("inf"),)
+
+
+def check_layer_decay(layer_decay: float | None) -> float | None:
+    """Validate ``layer_decay``: ``None`` or a value in (0, 1].
+
+    Args:
+        layer_decay: The value given.
+
+    Returns:
+        ``layer_decay``.
+
+    Raises:
+        ValueError: If it is outside (0, 1].
+    """
+    if layer_decay is not None and not 0 < layer_decay <= 1:
+        raise ValueError(
+            f"layer_decay={layer_decay!r} is invalid; give a value in (0, 1] "
+            "(e.g. 0.75 as SatMAE's fine-tuning) or null for none"
+        )
+    return layer_decay
 
 
 class _DepthGroups(nn.Module):
@@ -65,11 +85,7 @@ def layer_decay_param_groups(
     Raises:
         ValueError: If ``layer_decay`` is outside (0, 1].
     """
-    if not 0 < layer_decay <= 1:
-        raise ValueError(
-            f"layer_decay={layer_decay!r} is invalid; give a value in (0, 1] "
-            "(e.g. 0.75 as SatMAE's fine-tuning) or null for none"
-        )
+    check_layer_decay(layer_decay)
     skip: set[str] = set()
     for prefix, module in model.named_modules():
         names = getattr(module, "no_weight_decay", None)

@@ -25,7 +25,7 @@ from ..compat import BaseTask
 from ..models.fusion.cache import FeatureCache
 from ..models.fusion.model import FeatureFusion, InputNormalization
 from ._fusion_cache import CacheMixin
-from .finetune import layer_decay_param_groups
+from .finetune import check_layer_decay, layer_decay_param_groups
 from .regional import RegionalTestMixin
 
 __all__ = [
@@ -254,11 +254,7 @@ class FusionClassificationTask(CacheMixin, RegionalTestMixin, BaseFusionTask):
             )
         num = check_num_classes(hp["num_classes"], "FusionClassificationTask")
         self._build(num, None)
-        if hp["layer_decay"] is not None and not 0 < hp["layer_decay"] <= 1:
-            raise ValueError(
-                f"layer_decay={hp['layer_decay']!r} is invalid; give a value in "
-                "(0, 1] (e.g. 0.75) or null for none"
-            )
+        check_layer_decay(hp["layer_decay"])
         self.configure_regions()
         self.cache: FeatureCache | None = None
         if hp["feature_cache"] is not None:
@@ -300,7 +296,7 @@ class FusionClassificationTask(CacheMixin, RegionalTestMixin, BaseFusionTask):
         return loss
 
 
-class FusionSegmentationTask(BaseFusionTask):
+class FusionSegmentationTask(RegionalTestMixin, BaseFusionTask):
     """Semantic segmentation with a UPerNet decoder over fused backbone maps."""
 
     def __init__(
@@ -319,6 +315,9 @@ class FusionSegmentationTask(BaseFusionTask):
         ignore_index: int | None = None,
         lr: float = 1e-3,
         patience: int = 10,
+        regions: str | None = None,
+        region_attribute: str | None = None,
+        min_region_samples: int = 10,
     ) -> None:
         """Initialise a new FusionSegmentationTask.
 
@@ -338,6 +337,10 @@ class FusionSegmentationTask(BaseFusionTask):
             ignore_index: Mask value ignored by loss and metrics.
             lr: Learning rate.
             patience: Patience of the learning-rate scheduler.
+            regions: Per-region test metrics (see
+                :class:`FusionClassificationTask`).
+            region_attribute: Column of a polygon file naming the regions.
+            min_region_samples: Smallest region scored.
 
         Raises:
             ValueError: On an invalid argument or ``num_classes`` missing or < 2.
@@ -348,6 +351,7 @@ class FusionSegmentationTask(BaseFusionTask):
         """Build the fusion model with its decoder."""
         num = check_num_classes(self.hparams["num_classes"], "FusionSegmentationTask")
         self._build(num, self.hparams["decoder"])
+        self.configure_regions()
 
     def configure_losses(self) -> None:
         """Cross-entropy, ignoring ``ignore_index``."""
@@ -386,4 +390,7 @@ class FusionSegmentationTask(BaseFusionTask):
         self.log_dict(metrics, batch_size=x.shape[0])
         loss: Tensor = self.criterion(y_hat, y)
         self.log(f"{split}_loss", loss, batch_size=x.shape[0])
+        if split == "test":
+            ignore = self.hparams["ignore_index"]
+            self.record_test(batch, y_hat.argmax(dim=1), y, ignore)
         return loss
