@@ -12,6 +12,7 @@ import torch
 import yaml
 
 from tests.data.packs import make_pack
+from tests.data.pools import tiny_pool
 from torchgeo_composition.cli import main
 from torchgeo_composition.datamodules import StreamingStratifiedDataModule
 from torchgeo_composition.sampling import read_manifest
@@ -84,6 +85,39 @@ def test_every_sample_once_per_epoch_with_the_pack_counts(
     out = dm.transform(batch)  # the device pipeline (evaluation: resize)
     assert out["image"].dtype == torch.float32 and out["image"].shape == (4, 13, 16, 16)
     assert 0 <= float(out["image"].min()) and float(out["image"].max()) <= 1
+
+
+def test_batches_hold_the_pools_pixels_in_the_chosen_bands(
+    packed: tuple[Path, str],
+) -> None:
+    root, location = packed
+    pool = tiny_pool(root / "pool")
+    manifest, _ = read_manifest(root / "set.parquet")
+    position = {
+        (round(lon, 4), round(lat, 4)): pool.positions([sid])[0]
+        for sid, lon, lat in manifest[["sample_id", "lon", "lat"]].itertuples(
+            index=False
+        )
+    }
+    bands = ["B12", "B2", "B8"]
+    channels = [list(pool.bands).index(b) for b in bands]
+    for workers in (0, 2):
+        dm = StreamingStratifiedDataModule(
+            location, batch_size=5, bands=bands, num_workers=workers
+        )
+        dm.setup("fit")
+        seen = 0
+        for batch in dm.train_dataloader():
+            assert batch["image"].dtype == torch.uint16
+            assert batch["lon"].dtype == batch["lat"].dtype == torch.float32
+            for image, lon, lat in zip(
+                batch["image"], batch["lon"], batch["lat"], strict=True
+            ):
+                at = position[(round(float(lon), 4), round(float(lat), 4))]
+                expected = pool[at]["image"][channels]
+                assert torch.equal(image.to(torch.float32), expected)
+                seen += 1
+        assert seen == len(manifest)
 
 
 def test_composition_mixes_the_named_strata(packed: tuple[Path, str]) -> None:

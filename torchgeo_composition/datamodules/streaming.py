@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-import torch
 from torch import Tensor
 from torchgeo.datamodules import NonGeoDataModule
 from torchgeo.datasets import NonGeoDataset
@@ -23,44 +21,10 @@ from ..packing import (
 from ..packing.store import join
 from .transforms import Normalization, chip_pipelines
 
-__all__ = ["PackedSample", "StreamingStratifiedDataModule"]
+if TYPE_CHECKING:  # LitData is imported when a pack is opened
+    from .packed_batch import PackedCollate
 
-
-class PackedSample:
-    """Turn a packed sample into the datamodules' sample dict (in loader workers).
-
-    ``image`` keeps the pack's integer type (it becomes float32 on the device,
-    before normalisation), restricted to the chosen channels; ``lon`` and
-    ``lat`` are float32 scalars and ``continent`` the stratum.
-    """
-
-    def __init__(self, channels: list[int] | None) -> None:
-        """Initialize a new PackedSample instance.
-
-        Args:
-            channels: Channels to keep; ``None`` keeps all.
-        """
-        self.channels = channels
-
-    def __call__(self, item: dict[str, Any]) -> dict[str, Any]:
-        """Convert one sample.
-
-        Args:
-            item: A sample as written by ``pack``.
-
-        Returns:
-            ``image``, ``lon``, ``lat`` and ``continent``.
-        """
-        image = np.asarray(item["image"])
-        if self.channels is not None:
-            image = image[self.channels]
-        return {
-            "image": torch.from_numpy(np.ascontiguousarray(image)),
-            # NumPy scalars collate to float32 tensors (cheaper than torch.tensor)
-            "lon": np.float32(item["lon"]),
-            "lat": np.float32(item["lat"]),
-            "continent": str(item["stratum"]),
-        }
+__all__ = ["StreamingStratifiedDataModule"]
 
 
 class StreamingStratifiedDataModule(NonGeoDataModule):
@@ -167,6 +131,7 @@ class StreamingStratifiedDataModule(NonGeoDataModule):
         )
         if train_aug is not None:
             self.train_aug = train_aug
+        self._collates: dict[bool, PackedCollate] = {}
 
     @staticmethod
     def _check_pack(
@@ -198,30 +163,28 @@ class StreamingStratifiedDataModule(NonGeoDataModule):
 
     def _combined(self, train: bool) -> Any:
         """Build the CombinedStreamingDataset of a pack."""
-        from litdata import CombinedStreamingDataset, StreamingDataset
+        from litdata import CombinedStreamingDataset
+
+        from .packed_batch import PackedCollate, PackedStreamingDataset
 
         hp = self.hparams
         summary = self.summary if train else self.val_summary
         assert summary is not None
         root = hp["input_dir"] if train else hp["val_input_dir"]
         names = list(self.weights) if train else list(summary.strata)
-        transform = PackedSample(self._channels(summary))
+        self._collates[train] = PackedCollate(self._channels(summary))
         datasets = []
         for name in names:
             folder = str(summary.strata[name]["folder"])
             cache = hp["cache_dir"]
             datasets.append(
-                StreamingDataset(
+                PackedStreamingDataset(
                     join(root, folder),
                     cache_dir=None if cache is None else os.path.join(cache, folder),
                     shuffle=hp["shuffle"] and train,
                     seed=hp["seed"],
                     storage_options=self.options,
                     max_cache_size=hp["max_cache_size"],
-                    transform=transform,
-                    # decode the sample asked for only: LitData's decode window
-                    # re-decodes its neighbours on every shuffled read of arrays
-                    batch_decode=1,
                 )
             )
         mixed = train and hp["composition"] not in (None, "proportional")
@@ -264,6 +227,7 @@ class StreamingStratifiedDataModule(NonGeoDataModule):
             batch_size=self._valid_attribute(f"{split}_batch_size", "batch_size"),
             num_workers=self.num_workers,
             persistent_workers=self.num_workers > 0,
+            collate_fn=self._collates[split != "val"],
         )
 
     def val_dataloader(self) -> Any:
