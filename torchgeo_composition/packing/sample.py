@@ -46,6 +46,7 @@ class PackSample:
         shape: tuple[int, int, int],
         error_dir: str,
         progress: Any,
+        failed: Any = None,
     ) -> None:
         """Initialize a new PackSample instance.
 
@@ -57,6 +58,9 @@ class PackSample:
             shape: Expected image shape (C, H, W).
             error_dir: Folder receiving one file per failed worker.
             progress: A shared counter (``multiprocessing.Value``) of samples done.
+            failed: A shared flag (``multiprocessing.Value``) raised by the first
+                error, so that the other samples are skipped without looking
+                at the error folder; ``None`` looks at the folder every time.
         """
         self.pool = pool
         self.rows = rows
@@ -65,11 +69,27 @@ class PackSample:
         self.shape = tuple(shape)
         self.error_dir = error_dir
         self.progress = progress
+        self.failed = failed
 
     def _fail(self, message: str) -> None:
         path = Path(self.error_dir, f"{os.getpid()}.txt")
         if not path.exists():
             path.write_text(message, encoding="utf-8")
+        if self.failed is not None:
+            self.failed.value = 1
+
+    def _where(self, row: int) -> str:
+        position, sample_id, _, _ = self.rows[row]
+        return (
+            f"sample {sample_id!r} (pool position {position}, stratum "
+            f"{self.stratum!r}) of pool {self.pool!r}"
+        )
+
+    def _stopped(self) -> bool:
+        """Whether a sample failed (in any process)."""
+        if self.failed is not None:
+            return bool(self.failed.value)
+        return any(Path(self.error_dir).iterdir())
 
     def __call__(self, row: int) -> dict[str, Any] | None:
         """Read and convert one sample.
@@ -81,21 +101,18 @@ class PackSample:
             ``image`` (array of the pack's dtype), ``sample_id``, ``lon``,
             ``lat`` and ``stratum``; ``None`` after an error (recorded).
         """
-        if any(Path(self.error_dir).iterdir()):
+        if self._stopped():
             return None  # another sample failed: finish quickly
         position, sample_id, lon, lat = self.rows[row]
-        where = (
-            f"sample {sample_id!r} (pool position {position}, stratum "
-            f"{self.stratum!r}) of pool {self.pool!r}"
-        )
         try:
             array = image_array(self.pool[position])
         except Exception as err:
+            where = self._where(row)
             self._fail(f"cannot read {where}: {type(err).__name__}: {err}")
             return None
-        if tuple(array.shape) != self.shape:
+        if array.shape != self.shape:
             self._fail(
-                f"{where} has image shape {tuple(array.shape)}, the pack's first "
+                f"{self._where(row)} has image shape {tuple(array.shape)}, the pack's first "
                 f"sample {self.shape}; every sample of a pack needs one shape (a "
                 "ChipFolder resamples chips with size=...)"
             )
@@ -103,7 +120,7 @@ class PackSample:
         stored = array.astype(self.dtype)
         if stored.dtype != array.dtype and not np.array_equal(stored, array):
             self._fail(
-                f"{where} has values that dtype {self.dtype.name} cannot hold "
+                f"{self._where(row)} has values that dtype {self.dtype.name} cannot hold "
                 "exactly (fractions, NaN or out of range); pack with --dtype "
                 "float32, or fix the sample"
             )

@@ -115,7 +115,9 @@ class _Progress:
     """A counter shared with the writer's processes, shown as a progress bar."""
 
     def __init__(self, total: int, done: int, show: bool) -> None:
-        self.counter = mp.get_context(_start_method()).Value("q", 0)
+        context = mp.get_context(_start_method())
+        self.counter = context.Value("q", 0)
+        self.failed = context.Value("b", 0)
         self.offset = done
         self.bar = tqdm(
             total=total, initial=done, desc="pack", unit="chip", disable=not show
@@ -362,7 +364,7 @@ def pack(
             for name, location in todo.items():
                 job = PackSample(
                     pool, ordered[name], name, summary.dtype, summary.shape,
-                    errors, bar.counter,
+                    errors, bar.counter, bar.failed,
                 )  # fmt: skip
                 _write_stratum(job, location, num_workers, chunk_bytes, options)
                 message = first_error(errors)
