@@ -1,3 +1,4 @@
+import json
 import shutil
 from pathlib import Path
 
@@ -60,7 +61,52 @@ def test_config_with_the_same_keys(
 @pytest.mark.parametrize("config", sorted(CONFIGS.glob("*.yaml")), ids=lambda p: p.stem)
 def test_shipped_configs_parse(config: Path) -> None:
     cfg = build_parser().parse_args(["--config", str(config)])
-    assert cfg.output_dir and cfg.manifest_path and cfg.pool.class_path
+    assert cfg.output_dir
+    if cfg.compose is None:
+        assert cfg.manifest_path and cfg.pool.class_path
+    else:
+        assert (REPO / cfg.compose).is_file() and cfg.manifest_path is None
+
+
+def _compose_config(tmp_path: Path, pool_root: Path) -> Path:
+    config = yaml.safe_load(
+        (REPO / "configs" / "compose" / "demo_europe.yaml").read_text()
+    )
+    config["pool"]["init_args"] = {"root": str(pool_root), "num_chips": 60, "size": 8}
+    config.update(num_samples=6, manifest_path=str(tmp_path / "sets" / "eu.parquet"))
+    path = tmp_path / "compose.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def test_pack_composes_from_a_compose_config(
+    manifest: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    compose = _compose_config(tmp_path, manifest.parent / "pool")
+    out = tmp_path / "pack"
+    args = ["pack", f"--compose={compose}", f"--output_dir={out}", "--chunk_bytes=16KB"]
+    assert main(args) == 0
+    printed = capsys.readouterr().out
+    composed = tmp_path / "sets" / "eu.parquet"
+    assert f"manifest: {composed}" in printed and "| europe  |       6 |" in printed
+    summary = json.loads((out / "pack.json").read_text())
+    assert summary["manifest_path"] == str(composed)
+    # a pack config naming the compose config: the saved manifest is reused
+    config = yaml.safe_load((CONFIGS / "demo_europe_from_compose.yaml").read_text())
+    config.update(compose=str(compose), output_dir=str(out), chunk_bytes="16KB")
+    path = tmp_path / "pack.yaml"
+    path.write_text(yaml.safe_dump(config))
+    assert main(["pack", "--config", str(path)]) == 0
+    assert "already complete: nothing written" in capsys.readouterr().out
+
+
+def test_pack_needs_a_manifest_or_a_compose_config(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["pack", f"--output_dir={tmp_path / 'p'}"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error:") and err.count("\n") == 1, err
+    assert "--pool and --manifest_path not given" in err and "--compose" in err
 
 
 def test_bad_inputs_are_one_error_line(
