@@ -101,6 +101,9 @@ def _measure(
     raw: Tensor, source: PoolSource, recipe: EntropyRecipe, nodata: float | None
 ) -> np.ndarray:
     """Spectral entropy (float64) of a batch of raw images; NaN when empty."""
+    if source.channels is not None:
+        # one selection per batch (per sample, indexing costs more than the entropy)
+        raw = raw[:, list(source.channels)]
     raw = raw.float()
     missing = ~torch.isfinite(raw)
     if nodata is not None:
@@ -306,13 +309,13 @@ def _build(
 
 
 class _Subset(torch.utils.data.Dataset[dict[str, Any]]):
-    """Pool positions ``positions`` with the source's channels."""
+    """The images of pool positions ``positions`` (all channels)."""
 
     def __init__(self, source: PoolSource, positions: range) -> None:
         """Initialize a new _Subset instance.
 
         Args:
-            source: The pool source (pool and channels).
+            source: The pool source.
             positions: Pool positions to serve.
         """
         self.source = source
@@ -323,12 +326,8 @@ class _Subset(torch.utils.data.Dataset[dict[str, Any]]):
         return len(self.positions)
 
     def __getitem__(self, index: int) -> dict[str, Any]:
-        """Return the image of one sample, restricted to the source's channels."""
-        sample = self.source.pool[self.positions[index]]
-        image = sample["image"]
-        if self.source.channels is not None:
-            image = image[list(self.source.channels)]
-        return {"image": image}
+        """Return the image of one sample (channels are chosen per batch)."""
+        return {"image": self.source.pool[self.positions[index]]["image"]}
 
 
 class EntropyPool:
