@@ -125,3 +125,16 @@ def test_logs_its_settings_and_the_recipe(tmp_path: Path) -> None:
     assert logged["every_n_steps"] == 2
     assert logged["recipe"] == {"composition": "custom", "num_samples": 6}
     assert monitor.state_dict()["recipe"] == logged["recipe"]
+
+
+def test_entropy_recipe_names_the_default_measure() -> None:
+    monitor = DiversityMonitor(entropy_recipe="olmoearth")
+    (measure,) = monitor.measures
+    assert isinstance(measure, SpectralEntropy)
+    assert (measure.bins, measure.value_range) == (100, (0.0, 10000.0))
+    assert monitor.settings["entropy_recipe"] == "olmoearth"
+    assert monitor.state_dict()["measures"]["spectral_entropy"]["recipe"] == "olmoearth"
+    with pytest.raises(ValueError, match="applies to the default measure only"):
+        DiversityMonitor(measures=[Brightness()], entropy_recipe="default")
+    with pytest.raises(ValueError, match="entropy_recipe must be one of"):
+        DiversityMonitor(entropy_recipe="nope")

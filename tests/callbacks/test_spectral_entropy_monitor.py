@@ -145,3 +145,47 @@ def test_ddp_values_equal_single_process(tmp_path: Path) -> None:
         for key, value in expected.items():
             assert metrics[key] == pytest.approx(value, rel=1e-6), (rank, key)
     assert not math.isnan(expected[f"{prefix}/epoch_std"])
+
+
+class _RawDataModule(DictDataModule):
+    """Digital numbers (0..10000), and the normalization the datamodules record."""
+
+    def __init__(self, normalization: str) -> None:
+        super().__init__(n=6, batch_size=6)
+        self.images = (self.images * 10_000).round()
+        self.save_hyperparameters({"normalization": normalization})
+
+
+def _fit(
+    tmp_path: Path, monitor: SpectralEntropyMonitor, dm: DictDataModule
+) -> Trainer:
+    trainer = Trainer(
+        accelerator="cpu", max_epochs=1, log_every_n_steps=1, logger=False,
+        default_root_dir=tmp_path, enable_progress_bar=False,
+        enable_model_summary=False, enable_checkpointing=False, callbacks=[monitor],
+    )  # fmt: skip
+    trainer.fit(TinyEntropyTask(in_channels=3), dm)
+    return trainer
+
+
+def test_entropy_recipe_by_name_is_measured_and_recorded(tmp_path: Path) -> None:
+    monitor = SpectralEntropyMonitor(entropy_recipe="olmoearth")
+    assert (monitor.bins, monitor.value_range) == (100, (0.0, 10000.0))
+    assert monitor.state_dict()["entropy_recipe"] == "olmoearth"
+    assert monitor.settings["measures"]["spectral_entropy"]["recipe"] == "olmoearth"
+    dm = _RawDataModule("none")
+    trainer = _fit(tmp_path, monitor, dm)
+    expected = spectral_entropy(dm.images, recipe="olmoearth").double().mean()
+    logged = float(trainer.callback_metrics["train_spectral_entropy/epoch_mean"])
+    assert logged == pytest.approx(float(expected), rel=1e-6)
+    assert SpectralEntropyMonitor().state_dict()["entropy_recipe"] is None
+
+
+def test_entropy_recipe_refused_when_the_batches_do_not_fit_it(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match=r"entropy_recipe must be one of \['default'"):
+        SpectralEntropyMonitor(entropy_recipe="shannon")
+    with pytest.raises(ValueError, match="sets bins and value_range"):
+        SpectralEntropyMonitor(entropy_recipe="olmoearth", bins=16)
+    with pytest.raises(ValueError, match=r"normalization is 'satmae'.*'none'"):
+        _fit(tmp_path, SpectralEntropyMonitor(entropy_recipe="olmoearth"),
+             _RawDataModule("satmae"))  # fmt: skip

@@ -13,11 +13,40 @@ from lightning.pytorch.loggers import TensorBoardLogger
 from torch import Tensor
 
 from ..diversity.measure import OTHER, DiversityMeasure
+from ..diversity.recipes import get_recipe
 from ..diversity.report import composition_recipe
 from ..diversity.spectral import SpectralEntropy
 from ..geography import CONTINENTS
 
-__all__ = ["DiversityMonitor"]
+__all__ = ["DiversityMonitor", "check_recipe_normalization"]
+
+
+def check_recipe_normalization(recipe: str | None, datamodule: Any) -> None:
+    """Refuse an entropy recipe the datamodule's batches are not prepared for.
+
+    Args:
+        recipe: The recipe's name (``None``: nothing to check).
+        datamodule: The trainer's datamodule; one without a ``normalization``
+            hyperparameter is not checked.
+
+    Raises:
+        ValueError: If the recipe measures raw digital numbers while the
+            datamodule normalises its batches, or the other way round.
+    """
+    get = getattr(getattr(datamodule, "hparams", None), "get", None)
+    if recipe is None or not callable(get):
+        return
+    normalization = get("normalization")
+    if normalization is None:
+        return
+    wanted = get_recipe(recipe).normalization
+    if (wanted == "none") != (normalization == "none"):
+        raise ValueError(
+            f"entropy_recipe={recipe!r} measures "
+            f"{'raw digital numbers' if wanted == 'none' else 'normalised values'}"
+            f", but the datamodule's normalization is {normalization!r}; set the "
+            f"datamodule's normalization to {wanted!r} or choose another recipe"
+        )
 
 
 class DiversityMonitor(Callback):
@@ -63,13 +92,14 @@ class DiversityMonitor(Callback):
         strata: list[str] | None = None,
         prefix: str = "train",
         histogram: bool = True,
+        entropy_recipe: str | None = None,
     ) -> None:
         """Initialize a new DiversityMonitor instance.
 
         Args:
             measures: The measures to log, each with a distinct ``name``; ``None``
                 logs :class:`~torchgeo_composition.diversity.SpectralEntropy`
-                with its defaults.
+                with its defaults (or with ``entropy_recipe``).
             key: Batch key of the images (B, C, H, W).
             bands: Band (channel) indices to measure; ``None`` for all.
             every_n_steps: Measure one training batch out of every this many
@@ -82,9 +112,15 @@ class DiversityMonitor(Callback):
                 names go to an ``other`` bucket.
             prefix: Logged names start with ``{prefix}_{measure name}``.
             histogram: Send a histogram of per-sample values to TensorBoard.
+            entropy_recipe: Name of the spectral-entropy recipe (``default``,
+                ``olmoearth``; see :mod:`~torchgeo_composition.diversity.recipes`)
+                of the default measure, recorded in the settings; the batches
+                must be prepared as it says (``olmoearth`` measures raw digital
+                numbers: the datamodule's ``normalization`` must be ``none``).
 
         Raises:
-            ValueError: If ``every_n_steps`` or ``bands`` is invalid, or two
+            ValueError: If ``every_n_steps``, ``bands`` or ``entropy_recipe`` is
+                invalid, ``entropy_recipe`` is given with ``measures``, or two
                 measures share a name.
         """
         super().__init__()
@@ -92,7 +128,20 @@ class DiversityMonitor(Callback):
             raise ValueError(f"every_n_steps must be >= 1; got {every_n_steps}")
         if bands is not None and (not bands or min(bands) < 0):
             raise ValueError(f"bands must be non-negative channel indices; got {bands}")
-        self.measures = list(measures) if measures is not None else [SpectralEntropy()]
+        if entropy_recipe is not None and measures is not None:
+            raise ValueError(
+                f"entropy_recipe={entropy_recipe!r} applies to the default measure "
+                "only; with measures, give the recipe to the measure itself "
+                "(SpectralEntropy(recipe=...))"
+            )
+        self.entropy_recipe = (
+            None if entropy_recipe is None else get_recipe(entropy_recipe).name
+        )
+        self.measures = (
+            list(measures)
+            if measures is not None
+            else [SpectralEntropy(recipe=self.entropy_recipe)]
+        )
         names = [m.name for m in self.measures]
         if not names or len(set(names)) != len(names):
             raise ValueError(
@@ -120,6 +169,8 @@ class DiversityMonitor(Callback):
             "key": self.key,
             "bands": self.bands,
         }
+        if self.entropy_recipe is not None:
+            out["entropy_recipe"] = self.entropy_recipe
         if self.recipe:
             out["recipe"] = self.recipe
         return out
@@ -144,6 +195,7 @@ class DiversityMonitor(Callback):
             stage: The stage.
         """
         datamodule = getattr(trainer, "datamodule", None)
+        check_recipe_normalization(self.entropy_recipe, datamodule)
         summary = getattr(datamodule, "summary", None)
         if isinstance(summary, dict):
             self.recipe = composition_recipe(summary)

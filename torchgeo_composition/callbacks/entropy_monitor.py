@@ -6,6 +6,7 @@ from typing import Any
 
 from ..diversity.entropy import UNIT_RANGE
 from ..diversity.measure import DiversityMeasure
+from ..diversity.recipes import get_recipe
 from ..diversity.spectral import SpectralEntropy
 from .diversity_monitor import DiversityMonitor
 
@@ -20,7 +21,8 @@ class SpectralEntropyMonitor(DiversityMonitor):
     logged under ``prefix`` itself: ``{prefix}/mean``, ``{prefix}/std``,
     ``{prefix}/{stratum}``, ``{prefix}/epoch_mean``, ``{prefix}/epoch_std``,
     ``{prefix}/epoch_empty``, ``{prefix}/epoch_{stratum}`` and the TensorBoard
-    histogram ``{prefix}/per_sample``. Under DDP the statistics are reduced over
+    histogram ``{prefix}/per_sample``. ``entropy_recipe`` names the recipe
+    (``default`` or ``olmoearth``) and is recorded with the settings. Under DDP the statistics are reduced over
     the ranks before they are formed (equal to a single process seeing the same
     samples).
     """
@@ -37,6 +39,7 @@ class SpectralEntropyMonitor(DiversityMonitor):
         bands: list[int] | None = None,
         prefix: str = "train_spectral_entropy",
         histogram: bool = True,
+        entropy_recipe: str | None = None,
     ) -> None:
         """Initialize a new SpectralEntropyMonitor instance.
 
@@ -53,18 +56,29 @@ class SpectralEntropyMonitor(DiversityMonitor):
             bands: Channel indices to measure (``None``: all).
             prefix: Prefix of the logged names, used as it is.
             histogram: Send a histogram of per-sample values to TensorBoard.
+            entropy_recipe: Name of a spectral-entropy recipe (``default``,
+                ``olmoearth``; see :mod:`~torchgeo_composition.diversity.recipes`)
+                that sets ``bins`` and ``value_range`` (leave them at their
+                defaults); recorded in the settings and checkpoints. The batches
+                must be prepared as it says: ``olmoearth`` measures raw digital
+                numbers, so the datamodule's ``normalization`` must be ``none``
+                (checked at setup).
 
         Raises:
-            ValueError: If ``bins``, ``value_range`` or ``every_n_steps`` is invalid.
+            ValueError: If ``bins``, ``value_range``, ``every_n_steps`` or
+                ``entropy_recipe`` is invalid, or ``entropy_recipe`` is given
+                with ``bins`` or ``value_range``.
         """
-        measure = SpectralEntropy(bins, value_range)
+        name = None if entropy_recipe is None else get_recipe(entropy_recipe).name
+        measure = SpectralEntropy(bins, value_range, recipe=name)
         super().__init__(
             [measure], key, bands, every_n_steps, per_stratum, stratum_key, strata
         )
+        self.entropy_recipe = name
         self.prefix = prefix
         self.histogram = histogram
-        self.bins = bins
-        self.value_range = value_range
+        self.bins = measure.bins
+        self.value_range = measure.value_range or value_range
 
     def log_prefix(self, measure: DiversityMeasure) -> str:
         """Return :attr:`prefix`: the names are logged under it directly.
@@ -89,4 +103,5 @@ class SpectralEntropyMonitor(DiversityMonitor):
             "every_n_steps": self.every_n_steps,
             "key": self.key,
             "bands": self.bands,
+            "entropy_recipe": self.entropy_recipe,
         }
