@@ -70,7 +70,7 @@ test: $(STAMP)
 # scripts/slurm-local.sh installs and starts it; idempotent).
 test-slurm: $(STAMP)
 	bash scripts/slurm-local.sh start
-	$(BIN)/python -m pytest tests/study/test_executors_slurm.py -m slurm -p no:xdist -q
+	$(BIN)/python -m pytest tests/study/test_executors_slurm.py -m "slurm and not slow" -p no:xdist -q
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -15,6 +15,7 @@ from typing import Any
 from lightning.pytorch import Callback, LightningModule, Trainer
 from torch import Tensor
 
+from torchgeo_composition.datasets import PoolDataset
 from torchgeo_composition.diversity import DiversityMeasure
 
 HERE = Path(__file__).parent
@@ -111,3 +112,27 @@ class Brightness(DiversityMeasure):
             Tensor (B,).
         """
         return images.float().mean(dim=(1, 2, 3))
+
+
+class ExitingPool(PoolDataset):
+    """A pool whose construction ends the process (a worker that dies mid-step)."""
+
+    def __init__(self, code: int = 3) -> None:
+        """End the process at once.
+
+        Args:
+            code: Its exit code.
+        """
+        os._exit(code)
+
+    def index(self) -> Any:
+        """Never reached."""
+        raise NotImplementedError
+
+    def __getitem__(self, index: int) -> dict[str, Tensor]:
+        """Never reached."""
+        raise NotImplementedError
+
+    def __len__(self) -> int:
+        """Never reached."""
+        raise NotImplementedError

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 from pathlib import Path
 
@@ -11,7 +12,7 @@ from tiny_study import tiny_study, write_study
 
 from torchgeo_composition.commands.study import main
 from torchgeo_composition.study import build_steps, parse_study
-from torchgeo_composition.study.executors import plan_slots
+from torchgeo_composition.study.executors import plan_slots, run_local
 
 # the variables of an sbatch allocation of the whole study (2 tasks: a step that
 # took them for its own would fail, since its trainer has one device)
@@ -102,3 +103,25 @@ def test_slurm_executor_without_sbatch(
     assert err.startswith("error: executor 'slurm' needs Slurm's sbatch"), err
     assert len(err.splitlines()) == 1
     assert not (tmp_path / "study").exists()
+
+
+def test_a_worker_that_dies_fails_its_step_and_is_replaced(tmp_path: Path) -> None:
+    config = tiny_study(tmp_path)
+    config["compositions"] = ["europe", "africa", "asia"]
+    steps = [s for s in build_steps(parse_study(config)) if s.kind == "compose"]
+    for step in steps[:2]:  # their workers die while composing
+        step.params["config"]["pool"] = {
+            "class_path": "study_hooks.ExitingPool",
+            "init_args": {"code": 3},
+        }
+    out = io.StringIO()
+    results, stopped = run_local(
+        steps, "local", 2, None, out, lambda i, n, r: f"{r.step.id} {r.status}"
+    )
+    status = {r.step.id: (r.status, r.error) for r in results}
+    for step in steps[:2]:
+        assert status[step.id] == ("failed", "the worker running it ended with 3")
+    # the replacement worker runs the next step
+    assert status["compose-asia"] == ("done", None)
+    assert (tmp_path / "study/steps/compose-asia/manifest.parquet").is_file()
+    assert not stopped and out.getvalue().count(" failed") == 2

@@ -131,3 +131,18 @@ def test_a_failed_job_stops_its_dependents_only(
     out = capsys.readouterr().out
     assert "compose-europe" in out and out.count("already done") == 2, out
     assert (root / "results.csv").is_file()
+
+
+@pytest.mark.slow  # a 2-process DDP pretraining on 2 CPUs: minutes on a busy machine
+def test_a_two_device_pretraining_runs_as_two_slurm_tasks(
+    slurm: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = _study(tmp_path)
+    config["pretrain"]["trainer"].update(devices=2, strategy="ddp")
+    root = Path(config["output_dir"])
+    path = write_study(tmp_path / "study.yaml", config)
+    assert main(_slurm(path)) == 0
+    log = (root / "steps/pretrain-europe-s0/log.txt").read_text()
+    assert "$ srun --ntasks=2 " in log
+    assert "GLOBAL_RANK: 1, MEMBER: 2/2" in log  # Lightning's SLURMEnvironment
+    assert (root / "results.csv").is_file()

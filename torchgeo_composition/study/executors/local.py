@@ -227,28 +227,28 @@ class _Workers:
     """Warm worker processes, one per slot; each runs one step at a time."""
 
     def __init__(self, slots: list[Slot]) -> None:
-        context = multiprocessing.get_context("spawn")
-        self.results: Any = context.Queue()
-        self.tasks: list[Any] = []
-        self.processes: list[BaseProcess] = []
+        self.context = multiprocessing.get_context("spawn")
+        self.slots = slots
+        self.results: Any = self.context.Queue()
+        self.tasks: list[Any] = [self.context.Queue() for _ in slots]
+        self.processes: list[BaseProcess] = [self._start(slot) for slot in slots]
         self.running: dict[int, Step] = {}
-        for slot in slots:
-            tasks = context.Queue()
-            process = context.Process(
-                target=_work,
-                args=(
-                    slot.index,
-                    slot.threads,
-                    slot.env,
-                    os.getpid(),
-                    tasks,
-                    self.results,
-                ),
-                name=f"study-worker-{slot.index}",
-            )
-            process.start()
-            self.tasks.append(tasks)
-            self.processes.append(process)
+
+    def _start(self, slot: Slot) -> BaseProcess:
+        process = self.context.Process(
+            target=_work,
+            args=(
+                slot.index,
+                slot.threads,
+                slot.env,
+                os.getpid(),
+                self.tasks[slot.index],
+                self.results,
+            ),
+            name=f"study-worker-{slot.index}",
+        )
+        process.start()
+        return process
 
     def __enter__(self) -> _Workers:
         return self
@@ -277,6 +277,8 @@ class _Workers:
                 process = self.processes[index]
                 if process.exitcode is not None:
                     del self.running[index]
+                    process.join()
+                    self.processes[index] = self._start(self.slots[index])
                     return StepResult(
                         step,
                         "failed",
