@@ -69,3 +69,16 @@ def test_bands_that_disagree_with_the_source(
     assert (
         len(err) == 1 and "disagree with the band order of EuroSATDataModule" in err[0]
     )
+
+
+def test_geobench_datamodule(tmp_path: Path) -> None:
+    from torchgeo_composition.datasets.geobench_fixture import make_geobench
+
+    root = make_geobench(tmp_path / "geobench", ["m-brick-kiln"], num_samples=8)
+    args = ["diversity", "--data=GeoBenchDataModule", f"--data.root={root}"]
+    args += ["--data.task=m-brick-kiln", "--split=train", f"--out_dir={tmp_path / 'r'}"]
+    assert main(args) == 0
+    report = json.loads((tmp_path / "r" / "diversity.json").read_text())
+    assert report["settings"]["source"] == "GeoBenchDataModule"
+    text = (tmp_path / "r" / "diversity.md").read_text()
+    assert "| B8A " in text and "| B12 " in text  # the dataset's own band names

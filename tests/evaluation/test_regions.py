@@ -28,6 +28,13 @@ def test_continent_labels() -> None:
     assert labels.tolist() == ["europe", "europe", "africa", UNASSIGNED]
 
 
+def test_samples_without_location_are_unassigned() -> None:
+    layer = resolve_region_layer("continent")
+    labels = region_labels([2.35, float("nan")], [48.85, float("nan")], layer)
+    assert labels.tolist() == ["europe", UNASSIGNED]
+    assert region_labels([np.nan], [np.nan], layer).tolist() == [UNASSIGNED]
+
+
 def test_groups_flag_small_and_empty_regions() -> None:
     groups = group_regions(
         ["europe", "europe", "africa", UNASSIGNED], min_samples=2, regions=CONTINENTS

@@ -14,11 +14,17 @@ TINY = {"name": "satmae:satmae_vit_tiny_patch8_96", "input_size": 16, "depth": 2
 def write_config(
     tmp: Path, model: dict[str, Any], data: dict[str, Any] | None = None, **trainer: Any
 ) -> Path:
-    """Write a LightningCLI config with a quiet trainer; return its path."""
+    """Write a LightningCLI config with a quiet trainer; return its path.
+
+    ``data`` updates the synthetic land-cover arguments, or replaces the whole
+    section when it has a ``class_path``.
+    """
+    section = dict(data) if data and "class_path" in data else None
     config = {
         "seed_everything": 0,
         "model": model,
-        "data": {
+        "data": section
+        or {
             "class_path": "torchgeo_composition.datamodules.SyntheticLandCoverDataModule",
             "init_args": {
                 "num_samples": 96,

@@ -136,3 +136,33 @@ def test_segmentation_per_region(tmp_path: Path) -> None:
     frame = pd.read_csv(tmp_path / "test_predictions.csv")
     assert len(frame) == 8 and frame["target"].isna().all()
     assert frame["score"].between(0, 1).all()
+
+
+def test_knn_on_geobench_per_continent(tmp_path: Path) -> None:
+    from torchgeo_composition.datamodules import GeoBenchDataModule
+    from torchgeo_composition.datasets.geobench_fixture import make_geobench
+
+    root = make_geobench(tmp_path / "geobench", ["m-brick-kiln"], num_samples=24)
+    bands = list(GeoBenchDataModule(root, "m-brick-kiln").bands)
+    model = protocol_model(
+        "knn",
+        {"backbones": [TINY], "bands": bands, "num_classes": 2, "k": 3}
+        | {"regions": "continent", "min_region_samples": 1},
+    )
+    data = {
+        "class_path": "torchgeo_composition.datamodules.GeoBenchDataModule",
+        "init_args": {"root": str(root), "task": "m-brick-kiln", "batch_size": 4},
+    }
+    config = write_config(tmp_path, model, data=data)
+    args = [f"--config={config}"]
+    cli = lightning_main(["test", *args])
+    metrics = cli.trainer.callback_metrics
+    counts = {
+        k.split("/")[1]: float(v)
+        for k, v in metrics.items()
+        if k.startswith("test_num_samples/")
+    }
+    assert sum(counts.values()) == len(cli.datamodule.test_dataset)
+    assert counts["antarctica"] == 0
+    for region, count in counts.items():
+        assert (f"test_OverallAccuracy/{region}" in metrics) == (count >= 1)

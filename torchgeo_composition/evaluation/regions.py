@@ -3,8 +3,9 @@
 A region with fewer than ``min_samples`` test samples (zero included) is still
 reported, with its count, and flagged ``enough=False``; its metric is not
 computed and it is never folded into an average. Samples whose location falls
-in no region (open sea beyond the fallback radius) form the region
-:data:`UNASSIGNED`.
+in no region (open sea beyond the fallback radius) or that have no location
+(NaN ``lon``/``lat``, e.g. a GEO-Bench sample without georeference) form the
+region :data:`UNASSIGNED`.
 """
 
 from __future__ import annotations
@@ -81,6 +82,9 @@ def region_labels(
 ) -> NDArray[np.str_]:
     """Return the region of each sample (``UNASSIGNED`` where none).
 
+    Samples with a NaN longitude or latitude (no known location) are
+    ``UNASSIGNED``.
+
     Args:
         lon: Longitudes in degrees, shape ``(N,)``.
         lat: Latitudes in degrees, shape ``(N,)``.
@@ -91,17 +95,18 @@ def region_labels(
         String array ``(N,)``.
 
     Raises:
-        ValueError: On NaN or out-of-range coordinates (from geography).
+        ValueError: On out-of-range coordinates (from geography).
     """
     lon_a = np.asarray(lon, dtype=np.float64).reshape(-1)
     lat_a = np.asarray(lat, dtype=np.float64).reshape(-1)
     if lon_a.size == 0:
         return np.empty(0, dtype=np.str_)
-    assigned = layer.assign(lon_a, lat_a, max_distance_km)
-    return np.array(
-        [UNASSIGNED if v is None else str(v) for v in assigned.reshape(-1)],
-        dtype=np.str_,
-    )
+    out = np.full(lon_a.shape, UNASSIGNED, dtype=object)
+    known = np.isfinite(lon_a) & np.isfinite(lat_a)
+    if known.any():
+        assigned = layer.assign(lon_a[known], lat_a[known], max_distance_km)
+        out[known] = [UNASSIGNED if v is None else str(v) for v in assigned]
+    return out.astype(np.str_)
 
 
 def group_regions(

@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from lightning.pytorch.utilities import rank_zero_only
+from lightning.pytorch.utilities import rank_zero_only, rank_zero_warn
 from torch import Tensor
 from torchmetrics import MetricCollection
 
@@ -173,6 +173,11 @@ class RegionalTestMixin:
             return
         labels = None
         if self.region_layer is not None:
+            if not torch.isfinite(data["lon"]).any():
+                rank_zero_warn(
+                    f"regions={self.hparams['regions']!r}: no test sample has a "
+                    "location (lon/lat are NaN), so every sample is 'unassigned'"
+                )
             labels = region_labels(
                 data["lon"].double().numpy(),
                 data["lat"].double().numpy(),
