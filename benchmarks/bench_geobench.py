@@ -23,6 +23,7 @@ Usage::
 
     python benchmarks/bench_geobench.py            # 2,000 samples per task
     python benchmarks/bench_geobench.py --quick    # 200 samples
+    python benchmarks/bench_geobench.py --samples 500
     python benchmarks/bench_geobench.py --json results/geobench.json
 """
 
@@ -122,9 +123,10 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="tiny sizes (< 30 s)")
     parser.add_argument("--json", type=Path, help="write the figures as JSON here")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--samples", type=int, help="training samples per task")
     args = parser.parse_args()
     torch.set_num_threads(1)
-    samples = 200 if args.quick else 2_000
+    samples = args.samples or (200 if args.quick else 2_000)
     tasks = ["m-eurosat", "m-cashew-plant"]
     with tempfile.TemporaryDirectory() as tmp:
         # half of the samples are in the training split

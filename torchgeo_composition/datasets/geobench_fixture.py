@@ -59,7 +59,7 @@ from .geobench_tasks import GEOBENCH_NUM_CLASSES, GEOBENCH_SEGMENTATION, GEOBENC
 
 __all__ = ["FIXTURE_POINTS", "dump_geobench_pickle", "make_geobench"]
 
-#: Sample centres (lon, lat): two per inhabited continent, in turn.
+#: Sample centres as longitude and latitude pairs: two per inhabited continent.
 FIXTURE_POINTS: tuple[tuple[float, float], ...] = (
     (10.0, 50.0),  # europe
     (25.0, 0.0),  # africa
