@@ -57,6 +57,8 @@ __all__ = [
 JOBS_FILE = "jobs.json"
 #: Written by a step's job into the step folder: how the step ended.
 RESULT_FILE = "slurm_result.json"
+#: Failed looks at the queue in a row after which watching gives up.
+_QUEUE_RETRIES = 12
 #: Slurm job states of jobs that may still run their step.
 _ACTIVE = (
     "PENDING",
@@ -144,8 +146,6 @@ def job_resources(step: Step) -> dict[str, int]:
     gpus = (
         0 if accelerator == "cpu" or step.kind not in ("pretrain", "probe") else count
     )
-    if accelerator == "auto" and not trainer:
-        gpus = 0
     return {"nodes": nodes, "ntasks_per_node": count, "gpus_per_node": gpus}
 
 
@@ -222,7 +222,11 @@ def _queue() -> dict[str, str]:
             command, capture_output=True, text=True, check=True, timeout=60
         ).stdout
     except (OSError, subprocess.SubprocessError) as err:
-        raise RuntimeError(f"squeue failed: {err}") from err
+        detail = getattr(err, "stderr", None) or err
+        raise ValueError(
+            f"squeue failed ({str(detail).strip()}); is the Slurm controller "
+            "reachable from here?"
+        ) from err
     states = {}
     for row in text.splitlines():
         job, _, state = row.strip().partition("|")
@@ -314,8 +318,8 @@ def run_slurm(
         when ``options.wait`` is false).
 
     Raises:
-        ValueError: If a job still runs a step of another configuration, or
-            ``sbatch`` refuses a job.
+        ValueError: If a job still runs a step of another configuration,
+            ``sbatch`` refuses a job, or ``squeue`` fails.
     """
     path = root / "slurm" / JOBS_FILE
     recorded = read_json(path) or {}
@@ -405,9 +409,19 @@ def _watch(
     finish: Callable[[StepResult], None],
 ) -> None:
     waiting = dict(watch.jobs)
+    failures = 0
     try:
         while waiting:
-            queue = _queue()
+            try:
+                queue = _queue()
+            except ValueError as err:  # a controller busy or restarting: retry
+                failures += 1
+                if failures >= _QUEUE_RETRIES:
+                    raise
+                print(f"note: {err}; retrying", flush=True)
+                time.sleep(options.poll_s)
+                continue
+            failures = 0
             ended = [
                 s for s, info in waiting.items() if not _active(info["job_id"], queue)
             ]
