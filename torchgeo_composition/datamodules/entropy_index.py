@@ -105,10 +105,13 @@ def _measure(
         # one selection per batch (per sample, indexing costs more than the entropy)
         raw = raw[:, list(source.channels)]
     raw = raw.float()
-    missing = ~torch.isfinite(raw)
+    # one sum tells whether any value is NaN or infinite (isfinite costs more)
+    finite = bool(torch.isfinite(raw.sum()))
+    missing = None if finite else ~torch.isfinite(raw)
     if nodata is not None:
-        missing |= raw == nodata
-    images = source.aug({"image": raw.nan_to_num(0.0)})["image"]
+        fill = raw == nodata
+        missing = fill if missing is None else missing | fill
+    images = source.aug({"image": raw if finite else raw.nan_to_num(0.0)})["image"]
     values = spectral_entropy(images, recipe=recipe.name, mask=missing)
     return values.double().numpy()
 
