@@ -191,3 +191,18 @@ def test_segmentation_probe_fit(root: Path, tmp_path: Path) -> None:
     args = _fit_args(root, tmp_path, "geobench_segmentation_probe")
     assert main([*args, "--model.init_args.decoder_channels=8"]) == 0
     assert (tmp_path / "runs" / "checkpoints" / "last.ckpt").is_file()
+
+
+def test_a_later_sample_missing_a_band_fails_at_setup(
+    root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    copy = _crafted(root, tmp_path)  # its first sample is refused: restore it
+    source = root / "classification_v1.0" / "m-eurosat"
+    for name in ("id_0000.hdf5", "id_0003.hdf5"):
+        (copy / "m-eurosat" / name).write_bytes((source / name).read_bytes())
+    with h5py.File(copy / "m-eurosat" / "id_0003.hdf5", "a") as f:
+        del f["04 - Red"]
+    dm = GeoBenchDataModule(copy, "m-eurosat")  # reads the first sample only
+    assert dm.bands[3] == "B4"
+    line = _error_line(_fit_args(copy, tmp_path), capsys)
+    assert "id_0003.hdf5" in line and "'04 - Red'" in line

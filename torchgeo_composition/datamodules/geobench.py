@@ -125,8 +125,9 @@ class GeoBenchDataModule(NonGeoDataModule):
         Raises:
             ValueError: For an unknown task, partition, band or normalisation,
                 a task folder without its partition file or ``band_stats.json``,
-                a training sample missing a band or holding a metadata pickle
-                with a type outside the allow-list (named).
+                or a first training sample missing a band or holding a metadata
+                pickle with a type outside the allow-list (named); the other
+                samples are checked when a stage is set up.
         """
         super().__init__(
             GeoBenchDataset,
@@ -138,7 +139,8 @@ class GeoBenchDataModule(NonGeoDataModule):
             bands=list(bands) if bands is not None else None,
         )
         self._datasets: dict[str, GeoBenchDataset] = {}
-        train = self._dataset("train")
+        # one sample only here; every sample's metadata is read by setup
+        train = GeoBenchDataset.describe(root, task, partition, bands)
         self.bands = train.bands
         self.kwargs["bands"] = list(self.bands)
         self.num_classes = train.num_classes()

@@ -86,6 +86,59 @@ class GeoBenchDataset(NonGeoDataset):
                 sample file missing a band, or a metadata pickle holding a type
                 outside the allow-list (the message names the file).
         """
+        self._open(root, task, partition, split, transforms)
+        names = self._partition()[split]
+        if not names:
+            raise ValueError(
+                f"partition {partition!r} of task {task!r} has no {split!r} sample "
+                f"({self.task_dir / (partition + '_partition.json')})"
+            )
+        self._build(names, bands)
+
+    @classmethod
+    def describe(
+        cls,
+        root: str | os.PathLike[str] = "data",
+        task: str = "m-eurosat",
+        partition: str = "default",
+        bands: Sequence[str] | None = None,
+    ) -> GeoBenchDataset:
+        """Read a task's bands, statistics and classes from one sample only.
+
+        Checks what a datamodule needs at construction (task folder, partition
+        file, ``band_stats.json``, the bands), cheaply: the returned dataset
+        holds the first training sample of the partition only.
+
+        Args:
+            root: The GEO-Bench folder or a folder of task folders.
+            task: One of :data:`GEOBENCH_TASKS`.
+            partition: ``default`` or a few-shot partition.
+            bands: Bands to read, in order; ``None`` = all.
+
+        Returns:
+            A dataset of the first training sample.
+
+        Raises:
+            ValueError: As :class:`GeoBenchDataset`, for that sample.
+        """
+        dataset = cls.__new__(cls)
+        dataset._open(root, task, partition, "train", None)
+        names = dataset._partition()["train"]
+        if not names:
+            raise ValueError(
+                f"partition {partition!r} of task {task!r} has no 'train' sample"
+            )
+        dataset._build(names[:1], bands)
+        return dataset
+
+    def _open(
+        self,
+        root: str | os.PathLike[str],
+        task: str,
+        partition: str,
+        split: str,
+        transforms: Callable[[dict[str, Tensor]], dict[str, Tensor]] | None,
+    ) -> None:
         self.task = task
         self.task_dir = find_task_folder(root, task)
         self.partition = partition
@@ -96,12 +149,9 @@ class GeoBenchDataset(NonGeoDataset):
         self.split = split
         self.transforms = transforms
         self.band_stats = self._band_stats()
-        names = self._partition()[split]
-        if not names:
-            raise ValueError(
-                f"partition {partition!r} of task {task!r} has no {split!r} sample "
-                f"({self.task_dir / (partition + '_partition.json')})"
-            )
+
+    def _build(self, names: list[str], bands: Sequence[str] | None) -> None:
+        task = self.task
         self.paths = [str(self.task_dir / f"{name}.hdf5") for name in names]
         metas = [self._meta(path) for path in self.paths]
         first = metas[0]
