@@ -8,6 +8,10 @@ Written into the study directory:
 - ``correlation/correlation.csv`` / ``.md`` and ``correlation/scatter_<measure>.png``:
   Spearman correlation of every diversity measure with the mean score;
 - ``maps.png``: one world map per composition with its selected samples;
+- with downstream ``protocols``: the columns per task, protocol and region of
+  :mod:`~torchgeo_composition.study.downstream_results`,
+  ``correlation/by_protocol.csv`` and the GEO-Bench-2 leaderboard export
+  ``results_and_parameters.csv`` (:mod:`~torchgeo_composition.study.leaderboard`);
 - ``curation.csv`` (when a composition has a selection strategy): each set's
   entropies and their Kolmogorov-Smirnov test against every reference set (see
   :mod:`~torchgeo_composition.study.curation`), also in ``results.md``.
@@ -31,6 +35,11 @@ from ..diversity.correlation_report import scatter_path
 from ..files import save_figure, write_text
 from ..tables import markdown_table
 from .curation import curation_table
+from .downstream_results import (
+    RUN_COLUMNS,
+    add_protocol_columns,
+    write_protocol_outputs,
+)
 from .measures import measure_names
 from .records import Step, read_json
 from .schema import DiversitySettings
@@ -50,6 +59,9 @@ DIVERSITY_COLUMNS: tuple[str, ...] = ("spectral_entropy", "continent_entropy")
 
 #: The score column the diversity measures are correlated with.
 _SCORE = "mean_score"
+
+#: Columns of ``runs.csv`` in a study without protocols.
+_RUN_COLUMNS = ("composition", "downstream", "seed", "repeat", "score")
 
 
 def _finished(step_dir: Path) -> tuple[dict[str, Any], dict[str, Any]] | None:
@@ -222,6 +234,7 @@ def collect_results(step: Step) -> dict[str, Any]:
     downstream = list(step.params["downstream"])
     diversity: dict[str, dict[str, float | None]] = {}
     scores: list[dict[str, Any]] = []
+    runs: list[dict[str, Any]] = []
     manifests: dict[str, pd.DataFrame] = {}
     pool: dict[str, Any] | None = None
     for dep, info in step.inputs.items():
@@ -236,6 +249,18 @@ def collect_results(step: Step) -> dict[str, Any]:
         elif kind == "compose":
             manifests[name] = read_manifest(outputs["manifest"])[0]
             pool = params["config"]["pool"]
+        elif kind == "probe" and "protocol" in params:
+            evaluation = params["config"]["evaluation"]
+            runs.append(
+                outputs
+                | {
+                    "composition": name,
+                    "downstream": params["downstream"],
+                    "seed": params["seed"],
+                    "repeat": params["repeat"],
+                    "run_seed": evaluation["seed"] + params["repeat"],
+                }
+            )
         elif kind == "probe":
             scores.append(
                 {
@@ -246,19 +271,17 @@ def collect_results(step: Step) -> dict[str, Any]:
                     "score": outputs["score"],
                 }
             )
-    table = results_table(compositions, downstream, diversity, scores, columns)
+    protocols: dict[str, list[str]] = step.params.get("protocols") or {}
+    legacy = [t for t in downstream if t not in protocols]
+    table = results_table(compositions, legacy, diversity, scores, columns)
+    run_table = pd.DataFrame(scores, columns=list(_RUN_COLUMNS))
+    if protocols:
+        table = add_protocol_columns(table, runs, protocols)
+        run_table = pd.DataFrame([*scores, *runs], columns=list(RUN_COLUMNS))
     corr = correlation_table(table, _SCORE, columns)
     out: dict[str, Any] = {
         "results_csv": str(write_text(root / "results.csv", table.to_csv(index=False))),
-        "runs_csv": str(
-            write_text(
-                root / "runs.csv",
-                pd.DataFrame(
-                    scores,
-                    columns=["composition", "downstream", "seed", "repeat", "score"],
-                ).to_csv(index=False),
-            )
-        ),
+        "runs_csv": str(write_text(root / "runs.csv", run_table.to_csv(index=False))),
     }
     written = write_correlation(
         table,
@@ -275,7 +298,19 @@ def collect_results(step: Step) -> dict[str, Any]:
         ordered = {n: manifests[n] for n in compositions if n in manifests}
         out["maps"] = str(plot_composition_maps(ordered, root / "maps.png"))
     title = f"Study results: {step.params.get('study', root.name)}"
-    markdown = _markdown(table, corr, title)
+    shown = table
+    if protocols:  # every statistic is in results.csv; a summary here
+        kept = [*columns, *[c for c in table.columns if c.startswith("mean_")]]
+        legacy_columns = [f"{t}_{s}" for t in legacy for s in ("mean", "std", "n")]
+        shown = table[["composition", *kept, *legacy_columns, "rank"]]
+    markdown = _markdown(shown, corr, title)
+    if protocols:
+        study = str(step.params.get("study", root.name))
+        paths, section = write_protocol_outputs(
+            root, table, runs, protocols, columns, study
+        )
+        out |= paths
+        markdown += section
     entries = step.params["config"]["compositions"]
     if pool is not None and any("selection" in c for c in entries):
         curation = curation_table(entries, manifests, pool, _recipe(entries))

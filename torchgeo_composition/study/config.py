@@ -34,6 +34,7 @@ from ..sampling import Composition
 from .entries import STRATEGY_OPTIONS
 from .lightning import check_lightning_configs
 from .measures import create_study_measures
+from .protocols import PROTOCOL_KEYS
 from .schema import (
     BASELINE,
     ENCODER_PLACEHOLDER,
@@ -77,6 +78,7 @@ _DOWNSTREAM_KEYS = (
     "data",
     "model",
     "trainer",
+    *PROTOCOL_KEYS,
 )
 
 # keys parsed as plain data (class specs are checked later, not instantiated)
@@ -181,13 +183,16 @@ def _downstream(item: Any) -> DownstreamEval:
         metric=str(item.get("metric", "val_OverallAccuracy")),
         test=bool(item.get("test", False)),
         seed=int(item.get("seed", 0)),
+        **{k: item[k] for k in PROTOCOL_KEYS if item.get(k) is not None},
     )
 
 
 def _downstream_yaml(evaluation: DownstreamEval) -> dict[str, Any]:
     entry = {"name": evaluation.name, "repeats": evaluation.repeats}
     entry |= {"metric": evaluation.metric, "test": evaluation.test}
-    return entry | {"seed": evaluation.seed} | copy.deepcopy(evaluation.config)
+    entry |= {"seed": evaluation.seed} | copy.deepcopy(evaluation.config)
+    data = evaluation.to_dict()
+    return entry | {k: data[k] for k in PROTOCOL_KEYS if k in data}
 
 
 register_type(CompositionEntry, _composition_yaml, _composition)

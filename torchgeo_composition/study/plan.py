@@ -6,6 +6,8 @@ and repeat ``r``::
     compose-c -> diversity-c
     compose-r -> compose-c   (when ``c`` is ``entropy_matched`` to composition ``r``)
     compose-c -> pretrain-c-s<s> -> export-c-s<s> -> probe-c-s<s>-t-r<r>
+                                                  (probe-c-s<s>-t-<protocol>-r<r>
+                                                   for a task with protocols)
     every diversity and probe step -> collect
 
 A step's hash covers its own configuration and the hashes of its inputs, so
@@ -18,13 +20,13 @@ from __future__ import annotations
 import json
 import shlex
 import sys
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from ..files import write_text
 from .entries import composition_order
 from .lightning.configs import selection_of
+from .protocols import protocol_names
 from .records import Step
 from .schema import BASELINE, DownstreamEval, StudyConfig, config_hash
 
@@ -98,20 +100,31 @@ def _probes(
     """Add the probe steps of one exported encoder; return their ids."""
     ids = []
     for evaluation in evaluations:
-        for repeat in range(evaluation.repeats):
-            probe = b.add(
-                f"probe-{name}-s{seed}-{evaluation.name}-r{repeat}",
-                "probe",
-                {"evaluation": asdict(evaluation), "repeat": repeat},
-                {
+        for protocol in protocol_names(evaluation):
+            task = (
+                evaluation.name if protocol is None else f"{evaluation.name}-{protocol}"
+            )
+            for repeat in range(evaluation.repeats):
+                identity: dict[str, Any] = {
+                    "evaluation": evaluation.to_dict(),
+                    "repeat": repeat,
+                }
+                labels: dict[str, Any] = {
                     "composition": name,
                     "seed": seed,
                     "downstream": evaluation.name,
                     "repeat": repeat,
-                },
-                [export],
-            )
-            ids.append(probe.id)
+                }
+                if protocol is not None:
+                    identity["protocol"] = labels["protocol"] = protocol
+                probe = b.add(
+                    f"probe-{name}-s{seed}-{task}-r{repeat}",
+                    "probe",
+                    identity,
+                    labels,
+                    [export],
+                )
+                ids.append(probe.id)
     return ids
 
 
@@ -181,22 +194,25 @@ def build_steps(study: StudyConfig) -> list[Step]:
                 [],
             )
             collect_deps += _probes(b, study.downstream, BASELINE, seed, export.id)
-    b.add(
-        "collect",
-        "collect",
-        {
-            "compositions": [c.to_dict() for c in study.compositions],
-            "downstream": [e.name for e in study.downstream],
-            "diversity": diversity,
-        },
-        {
-            "compositions": names,
-            "downstream": [e.name for e in study.downstream],
-            "output_dir": str(b.root),
-            "study": study.name,
-        },
-        collect_deps,
-    )
+    identity: dict[str, Any] = {
+        "compositions": [c.to_dict() for c in study.compositions],
+        "downstream": [e.name for e in study.downstream],
+        "diversity": diversity,
+    }
+    labels: dict[str, Any] = {
+        "compositions": names,
+        "downstream": [e.name for e in study.downstream],
+        "output_dir": str(b.root),
+        "study": study.name,
+    }
+    protocols = {
+        e.name: [p.name for p in e.protocols]
+        for e in study.downstream
+        if e.protocols is not None
+    }
+    if protocols:  # a study without protocols keeps its collect hash
+        identity["protocols"] = labels["protocols"] = protocols
+    b.add("collect", "collect", identity, labels, collect_deps)
     return list(b.steps.values())
 
 

@@ -8,6 +8,7 @@ arguments) run when a study is loaded.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 from collections.abc import Sequence
@@ -16,7 +17,9 @@ from typing import Any
 
 from ..diversity import get_recipe
 from ..sampling import SHORTFALL_POLICIES, Composition, Filters, ShortfallPolicy
+from ..trainers.regional import check_min_region_samples
 from .entries import CompositionEntry, check_name, check_references
+from .protocols import PROTOCOL_KEYS, ProtocolSpec, parse_protocols
 
 __all__ = [
     "BASELINE",
@@ -85,6 +88,16 @@ class DownstreamEval:
         metric: Logged metric used as the score (higher is better).
         test: Run ``test`` after ``fit`` (the metric is then a ``test_`` one).
         seed: Seed of the first repeat.
+        protocols: Evaluate with each of these protocols (``linear``, ``knn``,
+            ``finetune``; see :mod:`~torchgeo_composition.study.protocols`):
+            ``model.init_args`` holds the arguments they share, every run ends
+            with ``test`` and its score is the test metric with a bootstrap
+            confidence interval. ``None``: one run of the model as given.
+        regions: With ``protocols``: also score each region's test subset
+            (``continent`` or a polygon file); the test data needs locations.
+        region_attribute: Column of the polygon file naming the regions.
+        min_region_samples: Regions with fewer test samples are reported
+            (count) without a score (the task's default when ``None``).
     """
 
     name: str
@@ -93,19 +106,71 @@ class DownstreamEval:
     metric: str = "val_OverallAccuracy"
     test: bool = False
     seed: int = 0
+    protocols: tuple[ProtocolSpec, ...] | None = None
+    regions: str | None = None
+    region_attribute: str | None = None
+    min_region_samples: int | None = None
 
     def __post_init__(self) -> None:
         check_name(self.name, "downstream name")
+        where = f"downstream {self.name!r}"
         if self.repeats < 1:
+            raise ValueError(f"{where} repeats must be >= 1, got {self.repeats}")
+        if self.protocols is not None:
+            specs = parse_protocols(self.protocols, where)
+            object.__setattr__(self, "protocols", specs)
+        else:
+            for key in PROTOCOL_KEYS[1:]:
+                if getattr(self, key) is not None:
+                    raise ValueError(
+                        f"{where}: {key} goes with protocols (e.g. protocols: "
+                        "[linear, knn]); per-region scores come from their test runs"
+                    )
+        if self.region_attribute is not None and self.regions in (None, "continent"):
             raise ValueError(
-                f"downstream {self.name!r} repeats must be >= 1, got {self.repeats}"
+                f"{where}: region_attribute names a column of a polygon file; give "
+                f"regions: <file>, not {self.regions!r}"
             )
+        if self.min_region_samples is not None:
+            check_min_region_samples(self.min_region_samples)
         if ENCODER_PLACEHOLDER not in json.dumps(self.config.get("model")):
             raise ValueError(
                 f"downstream {self.name!r} model config never uses the pretrained "
                 f"encoder: put {ENCODER_PLACEHOLDER!r} where its checkpoint goes "
                 "(e.g. a backbone's 'checkpoint'; quote it in YAML: \"{encoder}\")"
             )
+
+    def region_args(self) -> dict[str, Any]:
+        """Return ``regions``, ``region_attribute``, ``min_region_samples`` given.
+
+        Returns:
+            The region options that are set (model arguments of the protocols).
+        """
+        return {
+            key: getattr(self, key)
+            for key in PROTOCOL_KEYS[1:]
+            if getattr(self, key) is not None
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the evaluation as plain data, the protocol keys only when given.
+
+        An evaluation written before they existed keeps the hashes of its steps.
+
+        Returns:
+            The evaluation (``protocols`` as a list of mappings).
+        """
+        data = {
+            "name": self.name,
+            "config": copy.deepcopy(self.config),
+            "repeats": self.repeats,
+            "metric": self.metric,
+            "test": self.test,
+            "seed": self.seed,
+        }
+        if self.protocols is not None:
+            data["protocols"] = [p.to_dict() for p in self.protocols]
+        return data | self.region_args()
 
 
 @dataclass(frozen=True)
@@ -309,6 +374,7 @@ class StudyConfig:
         data = asdict(self)
         data["diversity"] = self.diversity.to_dict()
         data["compositions"] = [c.to_dict() for c in self.compositions]
+        data["downstream"] = [e.to_dict() for e in self.downstream]
         for key in SELECTION_OPTIONS:  # a study written before them keeps its hash
             if data[key] is None:
                 data.pop(key)

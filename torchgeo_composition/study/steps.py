@@ -31,6 +31,7 @@ from .lightning import (
     write_yaml,
 )
 from .measures import create_study_measures, recipe_source
+from .protocols import read_protocol_run
 from .records import (
     Step,
     done_outputs,
@@ -236,13 +237,19 @@ def _probe(step: Step, executor: Executor) -> dict[str, Any]:
     if kept is not None:
         print(f"the logs of the earlier attempt are kept in {kept}")
     shutil.rmtree(step.dir / "checkpoints", ignore_errors=True)
+    protocol = step.params.get("protocol")
     config = probe_config(
-        evaluation, cfg["repeat"], export["encoder"], export["config"], step.dir
+        evaluation,
+        cfg["repeat"],
+        export["encoder"],
+        export["config"],
+        step.dir,
+        protocol,
     )
     path = write_yaml(step.dir / "config.yaml", config)
     run_cli(["fit", "--config", str(path)], step.log, executor)
     version = "fit"
-    if evaluation.test:
+    if evaluation.test or protocol is not None:
         test = copy.deepcopy(config)
         logger = test["trainer"].get("logger")
         if (
@@ -259,6 +266,9 @@ def _probe(step: Step, executor: Executor) -> dict[str, Any]:
             executor,
         )
         shutil.rmtree(step.dir / "checkpoints", ignore_errors=True)
+    if protocol is not None:  # the test summary: score, CI, regions
+        run = read_protocol_run(step.dir / "logs" / version, config)
+        return run | {"protocol": protocol, "config": str(path)} | _attempts(step)
     score = last_metric(step.dir / "logs" / version / "metrics.csv", evaluation.metric)
     outputs = {"score": score, "metric": evaluation.metric, "config": str(path)}
     return outputs | _attempts(step)

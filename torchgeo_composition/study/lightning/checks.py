@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ...plugins import load_plugins
+from ..protocols import protocol_names
 from ..schema import StudyConfig
 from .configs import pretrain_config, probe_config, selection_of
 
@@ -132,8 +133,10 @@ def check_lightning_configs(study: StudyConfig) -> None:
     )
     _check(parser, config, "pretrain config")
     for evaluation in study.downstream:
-        config = probe_config(evaluation, 0, tmp / "encoder.pth", {}, tmp)
-        _check(parser, config, f"downstream {evaluation.name!r} config")
+        for protocol in protocol_names(evaluation):
+            config = probe_config(evaluation, 0, tmp / "encoder.pth", {}, tmp, protocol)
+            what = "" if protocol is None else f" (protocol {protocol!r})"
+            _check(parser, config, f"downstream {evaluation.name!r} config{what}")
 
 
 def instantiate(spec: Mapping[str, Any], base: type) -> Any:

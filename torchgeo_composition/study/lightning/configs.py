@@ -17,6 +17,7 @@ import yaml
 
 from ...files import write_text
 from ..entries import STRATEGY_OPTIONS
+from ..protocols import protocol_run_config
 from ..schema import (
     ENCODER_PLACEHOLDER,
     SELECTION_OPTIONS,
@@ -191,12 +192,16 @@ def probe_config(
     encoder: Path | str,
     encoder_config: Mapping[str, Any],
     step_dir: Path,
+    protocol: str | None = None,
 ) -> dict[str, Any]:
     """Return the resolved ``fit`` config of one downstream run.
 
     Every :data:`~torchgeo_composition.study.schema.ENCODER_PLACEHOLDER` in the
     model config becomes the encoder path; a ``satmae:`` backbone spec using it
     also gets the encoder's architecture (image size, dims, groups) unless given.
+    With a ``protocol``, the model is that protocol's (see
+    :func:`~torchgeo_composition.study.protocols.protocol_run_config`) and the
+    run keeps its last checkpoint for the ``test`` that follows.
 
     Args:
         evaluation: The downstream evaluation.
@@ -204,6 +209,7 @@ def probe_config(
         encoder: Exported encoder checkpoint.
         encoder_config: The encoder's architecture arguments.
         step_dir: The step folder.
+        protocol: One of the evaluation's protocols, or ``None``.
 
     Returns:
         The LightningCLI config.
@@ -211,4 +217,13 @@ def probe_config(
     config = copy.deepcopy(evaluation.config)
     config["seed_everything"] = evaluation.seed + repeat
     config["model"] = _fill_encoder(config["model"], str(encoder), encoder_config)
-    return _with_logging(config, step_dir, "fit", checkpoint=evaluation.test)
+    if protocol is None:
+        return _with_logging(config, step_dir, "fit", checkpoint=evaluation.test)
+    specs = {p.name: p for p in evaluation.protocols or ()}
+    if protocol not in specs:
+        raise ValueError(
+            f"downstream {evaluation.name!r} has no protocol {protocol!r}; its "
+            f"protocols are {list(specs)}"
+        )
+    config = protocol_run_config(config, specs[protocol], evaluation.region_args())
+    return _with_logging(config, step_dir, "fit", checkpoint=True)

@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from ..protocols import protocol_names
 from ..schema import StudyConfig
 from .checks import instantiate, one_line, root_cause
 from .configs import pretrain_config, probe_config, selection_of
@@ -131,8 +132,10 @@ def preflight(study: StudyConfig) -> None:
         encoder = str(folder / "encoder.pth")
         arch = _encoder_config(model, study.export)
         for evaluation in study.downstream:
-            config = probe_config(evaluation, 0, encoder, arch, folder)
-            section = f"downstream {evaluation.name!r}"
-            spec = _without(config["model"], encoder)
-            _build(spec, LightningModule, f"{section} model", meta=True)
+            for protocol in protocol_names(evaluation):
+                config = probe_config(evaluation, 0, encoder, arch, folder, protocol)
+                section = f"downstream {evaluation.name!r}"
+                model = section + ("" if protocol is None else f" {protocol}")
+                spec = _without(config["model"], encoder)
+                _build(spec, LightningModule, f"{model} model", meta=True)
             _build(config["data"], LightningDataModule, f"{section} data", meta=False)
