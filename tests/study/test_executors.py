@@ -12,7 +12,8 @@ from tiny_study import tiny_study, write_study
 
 from torchgeo_composition.commands.study import main
 from torchgeo_composition.study import build_steps, parse_study
-from torchgeo_composition.study.executors import plan_slots, run_local
+from torchgeo_composition.study.executors import plan_slots, run_local, uses_gpus
+from torchgeo_composition.study.executors.jobs import job_resources
 
 # the variables of an sbatch allocation of the whole study (2 tasks: a step that
 # took them for its own would fail, since its trainer has one device)
@@ -125,3 +126,21 @@ def test_a_worker_that_dies_fails_its_step_and_is_replaced(tmp_path: Path) -> No
     assert status["compose-asia"] == ("done", None)
     assert (tmp_path / "study/steps/compose-asia/manifest.parquet").is_file()
     assert not stopped and out.getvalue().count(" failed") == 2
+
+
+def test_job_resources_follow_each_steps_trainer(tmp_path: Path) -> None:
+    config = tiny_study(tmp_path)
+    config["pretrain"]["trainer"].update(
+        accelerator="gpu", devices=4, num_nodes=2, strategy="ddp"
+    )
+    steps = {s.id: s for s in build_steps(parse_study(config))}
+    assert job_resources(steps["pretrain-europe-s0"]) == {
+        "nodes": 2,
+        "ntasks_per_node": 4,
+        "gpus_per_node": 4,
+    }
+    one_cpu = {"nodes": 1, "ntasks_per_node": 1, "gpus_per_node": 0}
+    assert job_resources(steps["probe-europe-s0-landcover-r0"]) == one_cpu
+    assert job_resources(steps["compose-europe"]) == one_cpu
+    assert uses_gpus(steps.values())
+    assert not uses_gpus([steps["probe-europe-s0-landcover-r0"]])

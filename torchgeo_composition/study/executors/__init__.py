@@ -3,7 +3,8 @@
 - :mod:`.local`: a dependency-ordered scheduler with warm worker processes;
 - :mod:`.resources`: CPU threads and devices of each parallel slot;
 - :mod:`.slurm`: one Slurm job per step through ``submitit``, with
-  dependencies between the jobs.
+  dependencies between the jobs;
+- :mod:`.jobs`: what a step's Slurm job runs, and the resources it asks for.
 """
 
 from .local import LOCAL_MODES, LocalMode, hidden_slurm_env, lightning_mode, run_local

@@ -59,8 +59,15 @@ def _gpu_count() -> int:
     return int(torch.cuda.device_count())
 
 
+def _mapping(value: Any) -> dict[str, Any]:
+    return dict(value) if isinstance(value, dict) else {}
+
+
 def step_trainer(step: Step) -> dict[str, Any]:
     """Return the Lightning ``trainer`` section a step runs with (``{}`` if none).
+
+    A probe's trainer is its evaluation's (``trainer`` or ``config.trainer``)
+    updated with its protocol's own settings.
 
     Args:
         step: A ``pretrain`` or ``probe`` step (others have none).
@@ -68,14 +75,21 @@ def step_trainer(step: Step) -> dict[str, Any]:
     Returns:
         The trainer arguments.
     """
-    config = step.params.get("config", {})
+    config = _mapping(step.params.get("config"))
     if step.kind == "pretrain":
-        trainer = config.get("pretrain", {}).get("trainer")
-    elif step.kind == "probe":
-        trainer = config.get("evaluation", {}).get("trainer")
-    else:
-        trainer = None
-    return dict(trainer) if isinstance(trainer, dict) else {}
+        return _mapping(_mapping(config.get("pretrain")).get("trainer"))
+    if step.kind != "probe":
+        return {}
+    evaluation = _mapping(config.get("evaluation"))
+    trainer = _mapping(evaluation.get("trainer")) or _mapping(
+        _mapping(evaluation.get("config")).get("trainer")
+    )
+    for protocol in evaluation.get("protocols") or ():
+        if isinstance(protocol, dict) and protocol.get("name") == config.get(
+            "protocol"
+        ):
+            trainer.update(_mapping(protocol.get("trainer")))
+    return trainer
 
 
 def uses_gpus(steps: Iterable[Step]) -> bool:

@@ -1,8 +1,8 @@
 """Run a study on Slurm: one job per step, submitted with ``submitit``.
 
 Each step that is not done becomes a Slurm job running the step in its folder
-(:class:`StepJob`), with an ``afterok`` dependency on the jobs of the steps it
-reads (``afterany`` for ``collect``, which summarises whatever finished). A
+(:class:`~torchgeo_composition.study.executors.jobs.StepJob`), with an
+``afterok`` dependency on the jobs of the steps it reads (``afterany`` for ``collect``, which summarises whatever finished). A
 failed job makes Slurm cancel the jobs that depend on it
 (``--kill-on-invalid-dep=yes``); independent jobs go on. Jobs are requeued after
 a preemption or a node failure (``--requeue``, and ``submitit``'s checkpointing
@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import getpass
 import json
-import os
 import shlex
 import shutil
 import subprocess
@@ -37,26 +36,19 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from ...files import write_text
-from ..lightning.run import LAUNCHER_ENV
-from ..records import DONE, STEP_FILE, Step, is_done, read_json
-from ..steps import StepResult, run_step
-from .local import lightning_mode
-from .resources import step_trainer
+from ..records import DONE, Step, is_done, read_json
+from ..steps import StepResult
+from .jobs import RESULT_FILE, StepJob, job_resources
 
 __all__ = [
     "JOBS_FILE",
-    "RESULT_FILE",
     "SlurmOptions",
-    "StepJob",
     "check_slurm",
-    "job_resources",
     "run_slurm",
 ]
 
 #: The jobs of a study's steps, in ``<output_dir>/slurm/``.
 JOBS_FILE = "jobs.json"
-#: Written by a step's job into the step folder: how the step ended.
-RESULT_FILE = "slurm_result.json"
 #: Failed looks at the queue in a row after which watching gives up.
 _QUEUE_RETRIES = 12
 #: Slurm job states of jobs that may still run their step.
@@ -122,96 +114,6 @@ def check_slurm() -> None:
         raise ValueError(
             "executor 'slurm' needs the submitit package; pip install submitit"
         ) from err
-
-
-def job_resources(step: Step) -> dict[str, int]:
-    """Return the nodes, tasks per node and GPUs per node of a step's job.
-
-    Args:
-        step: The step.
-
-    Returns:
-        ``nodes``, ``ntasks_per_node``, ``gpus_per_node``.
-    """
-    trainer = step_trainer(step)
-    devices = trainer.get("devices", 1)
-    if isinstance(devices, list):
-        count = len(devices)
-    elif isinstance(devices, int) and devices > 0:
-        count = devices
-    else:  # "auto", -1: one device per job unless told otherwise
-        count = 1
-    nodes = int(trainer.get("num_nodes", 1) or 1)
-    accelerator = str(trainer.get("accelerator", "auto"))
-    gpus = (
-        0 if accelerator == "cpu" or step.kind not in ("pretrain", "probe") else count
-    )
-    return {"nodes": nodes, "ntasks_per_node": count, "gpus_per_node": gpus}
-
-
-class StepJob:
-    """The function a step's Slurm job runs: the step, in its folder.
-
-    It writes ``slurm_result.json`` into the step folder and fails the job when
-    the step failed, so that Slurm does not start the steps that depend on it.
-    Preempted or timed-out jobs are resubmitted with the same arguments
-    (``submitit``'s checkpoint protocol); the step continues from its records.
-    """
-
-    def __call__(self, step_dir: str, partial: bool) -> str:
-        """Run the step.
-
-        Args:
-            step_dir: The step folder (holds ``step.json``).
-            partial: Run even though some inputs are not done (``collect``).
-
-        Returns:
-            The step's status.
-
-        Raises:
-            RuntimeError: If the step failed or its inputs are not done.
-        """
-        folder = Path(step_dir)
-        data = read_json(folder / STEP_FILE)
-        if data is None:
-            raise RuntimeError(f"{str(folder)!r} holds no readable {STEP_FILE}")
-        step = Step.from_dict(data)
-        (folder / RESULT_FILE).unlink(missing_ok=True)
-        cpus = os.environ.get("SLURM_CPUS_PER_TASK")
-        if cpus:
-            os.environ["OMP_NUM_THREADS"] = cpus
-        executor = lightning_mode("local", step)
-        tasks = int(os.environ.get("SLURM_NTASKS", "1") or 1)
-        if tasks > 1:  # one fit task per device, started by srun
-            executor = "subprocess"
-            os.environ[LAUNCHER_ENV] = f"srun --ntasks={tasks} --kill-on-bad-exit=1"
-        result = run_step(step, executor, partial)
-        record = {
-            "status": result.status,
-            "error": result.error,
-            "job_id": os.environ.get("SLURM_JOB_ID"),
-            "seconds": round(result.seconds, 3),
-        }
-        write_text(folder / RESULT_FILE, json.dumps(record) + "\n")
-        if result.status in ("failed", "blocked"):
-            raise RuntimeError(
-                f"step {step.id} {result.status}: {result.error}; log: {step.log}"
-            )
-        return result.status
-
-    def checkpoint(self, step_dir: str, partial: bool) -> Any:
-        """Resubmit the same step after a preemption or a timeout.
-
-        Args:
-            step_dir: The step folder.
-            partial: As for :meth:`__call__`.
-
-        Returns:
-            ``submitit``'s delayed submission of this job.
-        """
-        import submitit
-
-        return submitit.helpers.DelayedSubmission(StepJob(), step_dir, partial)
 
 
 def _queue() -> dict[str, str]:
