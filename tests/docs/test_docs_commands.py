@@ -351,7 +351,8 @@ def test_command_runs_as_written(
 def _instantiate_model(config: dict[str, Any]) -> None:
     """Build the model section of a printed Lightning config."""
     from jsonargparse import ArgumentParser
-    from torchgeo.trainers import BaseTask
+
+    from torchgeo_composition.compat import BaseTask
 
     parser = ArgumentParser(exit_on_error=False)
     parser.add_subclass_arguments(BaseTask, "model")
