@@ -1,6 +1,7 @@
 """Lightning datamodules serving stratified pretraining sets (and a demo task)."""
 
 from ..sampling import build_manifest, stratified_index
+from .downstream import DownstreamDataModule
 from .fmow_sentinel import FMoWSentinelDataModule
 from .geobench import GeoBenchDataModule
 from .manifest_dataset import ManifestDataset
@@ -20,6 +21,7 @@ from .transforms import (
 __all__ = [
     "NORMALIZATIONS",
     "ContinentStratifiedDataModule",
+    "DownstreamDataModule",
     "FMoWSentinelDataModule",
     "GeoBenchDataModule",
     "ManifestDataset",

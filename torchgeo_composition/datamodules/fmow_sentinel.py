@@ -4,23 +4,19 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from typing import Any
 
 import torch
-from torch import Tensor
-from torch.utils.data import DataLoader
-from torchgeo.datamodules import NonGeoDataModule
 
 from ..bands import FMOW_MEAN, FMOW_STD, canonical_band
 from ..datasets import FMoWSentinelClassification
 from ..datasets.metadata import MissingPolicy
-from .geobench import check_model_bands, downstream_loader
+from .downstream import DownstreamDataModule
 from .transforms import Normalization, batch_pipeline, build_normalization
 
 __all__ = ["FMoWSentinelDataModule"]
 
 
-class FMoWSentinelDataModule(NonGeoDataModule):
+class FMoWSentinelDataModule(DownstreamDataModule):
     """LightningDataModule of FMoW-Sentinel classification (62 categories).
 
     Reads the release's ``train.csv``, ``val.csv`` and ``test_gt.csv`` and their
@@ -71,7 +67,6 @@ class FMoWSentinelDataModule(NonGeoDataModule):
             size=size,
             on_missing=on_missing,
         )
-        self._datasets: dict[str, FMoWSentinelClassification] = {}
         train = self._dataset("train")
         self.bands = train.bands
         self.num_classes = 62
@@ -84,52 +79,3 @@ class FMoWSentinelDataModule(NonGeoDataModule):
         keys = [canonical_band(b) for b in self.bands]
         self.mean = torch.tensor([FMOW_MEAN[k] for k in keys]) if standard else None  # type: ignore[assignment]
         self.std = torch.tensor([FMOW_STD[k] for k in keys]) if standard else None  # type: ignore[assignment]
-
-    def _dataset(self, split: str) -> FMoWSentinelClassification:
-        if split not in self._datasets:
-            self._datasets[split] = FMoWSentinelClassification(
-                split=split,  # type: ignore[arg-type]
-                **self.kwargs,
-            )
-        return self._datasets[split]
-
-    def setup(self, stage: str) -> None:
-        """Set up the splits a stage needs.
-
-        Args:
-            stage: Either 'fit', 'validate', 'test', or 'predict'.
-
-        Raises:
-            ValueError: If the model reads other bands than :attr:`bands`.
-        """
-        check_model_bands(self, self.bands)
-        if stage == "fit":
-            self.train_dataset = self._dataset("train")
-        if stage in ("fit", "validate"):
-            self.val_dataset = self._dataset("val")
-        if stage in ("test", "predict"):
-            self.test_dataset = self._dataset("test")
-            self.predict_dataset = self.test_dataset
-
-    def _dataloader_factory(self, split: str) -> DataLoader[dict[str, Tensor]]:
-        """Build a split's loader (see :func:`.geobench.downstream_loader`).
-
-        Args:
-            split: Either 'train', 'val', 'test', or 'predict'.
-
-        Returns:
-            The data loader.
-        """
-        return downstream_loader(self, split)
-
-    def index(self, split: str = "test") -> Any:
-        """Return the samples of a split with their locations.
-
-        Args:
-            split: ``train``, ``val`` or ``test``.
-
-        Returns:
-            The split's pool index (``sample_id``, ``path``, ``lon``, ``lat``,
-            ``category`` ...).
-        """
-        return self._dataset(split).index()

@@ -3,80 +3,20 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import ClassVar
 
 import torch
-from lightning import LightningDataModule
-from torch import Tensor
-from torch.utils.data import DataLoader
-from torchgeo.datamodules import NonGeoDataModule
 
-from ..bands import canonical_band
 from ..datasets import GeoBenchDataset
 from ..datasets.geobench_tasks import GEOBENCH_SEGMENTATION
+from .downstream import DownstreamDataModule, check_model_bands, downstream_loader
 from .transforms import Normalization, batch_pipeline, build_normalization
 
 __all__ = ["GeoBenchDataModule", "check_model_bands", "downstream_loader"]
 
 
-def check_model_bands(datamodule: LightningDataModule, bands: Sequence[str]) -> None:
-    """Refuse a model that reads other bands than the datamodule serves.
-
-    Compares the ``bands`` hyperparameter of the trainer's model (when it has
-    one) with ``bands``, the datamodule's channels.
-
-    Args:
-        datamodule: The datamodule (attached to a trainer, or not).
-        bands: The bands it serves, in channel order.
-
-    Raises:
-        ValueError: Naming both band lists, if they differ.
-    """
-    trainer = datamodule.trainer  # None while not attached
-    model = getattr(trainer, "lightning_module", None) if trainer else None
-    wanted = getattr(model, "hparams", {}).get("bands") if model else None
-    if wanted is None:
-        return
-    if [canonical_band(b) for b in wanted] != [canonical_band(b) for b in bands]:
-        raise ValueError(
-            f"model bands {list(wanted)} are not the bands the datamodule serves "
-            f"({type(datamodule).__name__}: {list(bands)}); set model.init_args.bands "
-            "to the datamodule's bands, in that order (or choose them with "
-            "data.init_args.bands)"
-        )
-
-
-def downstream_loader(
-    datamodule: NonGeoDataModule, split: str
-) -> DataLoader[dict[str, Tensor]]:
-    """TorchGeo's loader of a split, keeping a training set under one batch.
-
-    TorchGeo drops the last incomplete training batch, which would leave a
-    training set smaller than ``batch_size`` (a few-shot partition, a tiny
-    download) with no batch at all; it is kept as one incomplete batch.
-
-    Args:
-        datamodule: The datamodule (its ``{split}_dataset`` is set up).
-        split: Either 'train', 'val', 'test', or 'predict'.
-
-    Returns:
-        The data loader.
-    """
-    dataset = datamodule._valid_attribute(f"{split}_dataset", "dataset")
-    batch_size = datamodule._valid_attribute(f"{split}_batch_size", "batch_size")
-    return DataLoader(
-        dataset=dataset,
-        batch_size=batch_size,
-        shuffle=split == "train",
-        num_workers=datamodule.num_workers,
-        collate_fn=datamodule.collate_fn,
-        drop_last=split == "train" and len(dataset) > batch_size,
-        persistent_workers=datamodule.num_workers > 0,
-    )
-
-
-class GeoBenchDataModule(NonGeoDataModule):
+class GeoBenchDataModule(DownstreamDataModule):
     """LightningDataModule of a GEO-Bench v1 task, read from its on-disk layout.
 
     Serves the ``train``, ``valid`` and ``test`` lists of a partition
@@ -96,6 +36,12 @@ class GeoBenchDataModule(NonGeoDataModule):
     A training set smaller than ``batch_size`` (a few-shot partition) gives one
     incomplete batch instead of none.
     """
+
+    split_names: ClassVar[Mapping[str, str]] = {
+        "train": "train",
+        "val": "valid",
+        "test": "test",
+    }
 
     def __init__(
         self,
@@ -138,7 +84,6 @@ class GeoBenchDataModule(NonGeoDataModule):
             partition=partition,
             bands=list(bands) if bands is not None else None,
         )
-        self._datasets: dict[str, GeoBenchDataset] = {}
         # one sample only here; every sample's metadata is read by setup
         train = GeoBenchDataset.describe(root, task, partition, bands)
         self.bands = train.bands
@@ -157,48 +102,3 @@ class GeoBenchDataModule(NonGeoDataModule):
         standard = normalization == "standard"
         self.mean = torch.tensor(mean) if standard else None  # type: ignore[assignment]
         self.std = torch.tensor(std) if standard else None  # type: ignore[assignment]
-
-    def _dataset(self, split: str) -> GeoBenchDataset:
-        if split not in self._datasets:
-            self._datasets[split] = GeoBenchDataset(split=split, **self.kwargs)  # type: ignore[arg-type]
-        return self._datasets[split]
-
-    def setup(self, stage: str) -> None:
-        """Set up the splits a stage needs.
-
-        Args:
-            stage: Either 'fit', 'validate', 'test', or 'predict'.
-
-        Raises:
-            ValueError: If the model reads other bands than :attr:`bands`.
-        """
-        check_model_bands(self, self.bands)
-        if stage == "fit":
-            self.train_dataset = self._dataset("train")
-        if stage in ("fit", "validate"):
-            self.val_dataset = self._dataset("valid")
-        if stage in ("test", "predict"):
-            self.test_dataset = self._dataset("test")
-            self.predict_dataset = self.test_dataset
-
-    def _dataloader_factory(self, split: str) -> DataLoader[dict[str, Tensor]]:
-        """Build a split's loader (see :func:`downstream_loader`).
-
-        Args:
-            split: Either 'train', 'val', 'test', or 'predict'.
-
-        Returns:
-            The data loader.
-        """
-        return downstream_loader(self, split)
-
-    def index(self, split: str = "test") -> Any:
-        """Return the samples of a split with their locations.
-
-        Args:
-            split: ``train``, ``valid`` or ``test``.
-
-        Returns:
-            The split's :meth:`~torchgeo_composition.datasets.GeoBenchDataset.index`.
-        """
-        return self._dataset(split).index()
