@@ -265,7 +265,12 @@ def test_sigterm_to_the_parent_stops_the_childs_process_group(tmp_path: Path) ->
 
 def test_a_killed_parent_takes_its_child_along(tmp_path: Path) -> None:
     # no code of the parent runs on SIGKILL: the kernel's parent-death signal acts
-    parent, (child, _) = _supervised(tmp_path, "exit")
-    parent.kill()
-    parent.wait(timeout=BOUND)
-    _wait_for(lambda: _gone(child), BOUND, f"the child {child} to end")
+    parent, (child, grandchild) = _supervised(tmp_path, "exit")
+    try:
+        parent.kill()
+        parent.wait(timeout=BOUND)
+        _wait_for(lambda: _gone(child), BOUND, f"the child {child} to end")
+    finally:  # the test's sleeping grandchild is not the child's to stop
+        for pid in (child, grandchild):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
