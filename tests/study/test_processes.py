@@ -244,8 +244,15 @@ def _supervised(
         ],
         env=hooks_env(),
     )
-    _wait_for(marker.exists, BOUND, "the child to start")
-    _wait_for(lambda: len(marker.read_text().split()) == 2, BOUND, "its pids")
+    try:
+        _wait_for(marker.exists, BOUND, "the child to start")
+        _wait_for(lambda: len(marker.read_text().split()) == 2, BOUND, "its pids")
+    except BaseException:  # leave no process behind a failed start
+        found = marker.read_text().split() if marker.exists() else []
+        for pid in [parent.pid, *map(int, found)]:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        raise
     return parent, [int(pid) for pid in marker.read_text().split()]
 
 
