@@ -114,6 +114,11 @@ stop() {
             kill "$(cat "$STATE/$daemon.pid")" 2>/dev/null || true
         fi
     done
+    local waited=0
+    while pgrep -x 'slurmd|slurmctld' >/dev/null && [ "$waited" -lt 20 ]; do
+        sleep 0.5
+        waited=$((waited + 1))
+    done
     echo "slurm stopped"
 }
 
