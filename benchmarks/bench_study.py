@@ -19,6 +19,10 @@ Usage::
     python benchmarks/bench_study.py            # the whole demo study (minutes)
     python benchmarks/bench_study.py --quick    # 3 compositions, 1 epoch each
     python benchmarks/bench_study.py --json results/study.json
+    python benchmarks/bench_study.py --no-subprocess   # skip the earlier default
+
+Each study run also reports the summed wall time of its steps by kind (from the
+steps' ``DONE.json``), which shows where the time goes.
 """
 
 from __future__ import annotations
@@ -69,6 +73,17 @@ def _study(config: dict[str, Any], folder: Path, *options: str) -> float:
     return seconds
 
 
+def _kinds(folder: Path) -> dict[str, dict[str, float]]:
+    """Return the number of steps and their summed wall time, by kind."""
+    kinds: dict[str, dict[str, float]] = {}
+    for marker in sorted((folder / "steps").glob("*/DONE.json")):
+        done = json.loads(marker.read_text())
+        entry = kinds.setdefault(done["kind"], {"steps": 0, "seconds": 0.0})
+        entry["steps"] += 1
+        entry["seconds"] = round(entry["seconds"] + float(done["duration_s"]), 1)
+    return kinds
+
+
 def _step_overhead(config: dict[str, Any], root: Path, repeats: int) -> dict[str, Any]:
     from torchgeo_composition.study import build_steps, parse_study, run_step
     from torchgeo_composition.study.records import DONE
@@ -117,6 +132,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="small study (minutes)")
     parser.add_argument("--repeats", type=int, default=3, help="no-op step runs")
     parser.add_argument("--json", type=Path, help="write the figures to this file")
+    parser.add_argument(
+        "--no-subprocess",
+        action="store_true",
+        help="skip the serial run with a process per Lightning step",
+    )
     args = parser.parse_args(argv)
     figures: dict[str, Any] = {
         "cores": len(os.sched_getaffinity(0)),
@@ -141,31 +161,50 @@ def main(argv: list[str] | None = None) -> int:
             "serial_local": ("--executor", "local"),
             "jobs2_local": ("--executor", "local", "--jobs", "2"),
         }
-        seconds = {name: _study(config, root / name, *o) for name, o in runs.items()}
+        if args.no_subprocess:
+            del runs["serial_subprocess"]
+        seconds = {}
+        for name, options in runs.items():
+            seconds[name] = _study(config, root / name, *options)
+            print(f"{name}: {seconds[name]:.1f} s", flush=True)
         tables = {name: (root / name / "results.csv").read_text() for name in runs}
         identical = len(set(tables.values())) == 1
         figures["study"] = {
             "compositions": len(config["compositions"]),
+            "quick": args.quick,
             **{f"{name}_s": value for name, value in seconds.items()},
             "jobs2_vs_serial_local": seconds["serial_local"] / seconds["jobs2_local"],
-            "jobs2_vs_serial_subprocess": seconds["serial_subprocess"]
-            / seconds["jobs2_local"],
-            "local_vs_subprocess_serial": seconds["serial_subprocess"]
-            / seconds["serial_local"],
             "identical_results_csv": identical,
+            "step_seconds_by_kind": {name: _kinds(root / name) for name in runs},
         }
+        if "serial_subprocess" in seconds:
+            figures["study"]["jobs2_vs_serial_subprocess"] = (
+                seconds["serial_subprocess"] / seconds["jobs2_local"]
+            )
+    figures["load_average_1min_after"] = os.getloadavg()[0]
     study = figures["study"]
     print(
         f"demo study ({study['compositions']} compositions"
         f"{', quick' if args.quick else ''}) on {figures['cores']} cores, load "
-        f"{figures['load_average_1min']:.1f}: serial with a process per Lightning "
-        f"step {seconds['serial_subprocess']:.1f} s, serial local "
-        f"{seconds['serial_local']:.1f} s, --jobs 2 {seconds['jobs2_local']:.1f} s\n"
-        f"  --jobs 2 vs serial local: {study['jobs2_vs_serial_local']:.2f}x "
-        f"(target >= 1.5x); vs the earlier serial default: "
-        f"{study['jobs2_vs_serial_subprocess']:.2f}x; results.csv identical: "
-        f"{identical}"
+        f"{figures['load_average_1min']:.1f} before, "
+        f"{figures['load_average_1min_after']:.1f} after: "
+        + ", ".join(f"{name} {value:.1f} s" for name, value in seconds.items())
+        + f"\n  --jobs 2 vs serial local: {study['jobs2_vs_serial_local']:.2f}x "
+        f"(target >= 1.5x); results.csv identical: {identical}"
     )
+    if "jobs2_vs_serial_subprocess" in study:
+        print(
+            "  --jobs 2 vs the earlier serial default (a process per Lightning "
+            f"step): {study['jobs2_vs_serial_subprocess']:.2f}x"
+        )
+    for name, kinds in study["step_seconds_by_kind"].items():
+        print(
+            f"  {name} steps: "
+            + ", ".join(
+                f"{kind} {v['steps']:.0f} x = {v['seconds']:.1f} s"
+                for kind, v in kinds.items()
+            )
+        )
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(figures, indent=2) + "\n")
