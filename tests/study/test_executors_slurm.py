@@ -9,6 +9,7 @@ import json
 import os
 import shutil
 import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
@@ -146,3 +147,64 @@ def test_a_two_device_pretraining_runs_as_two_slurm_tasks(
     assert "$ srun --ntasks=2 " in log
     assert "GLOBAL_RANK: 1, MEMBER: 2/2" in log  # Lightning's SLURMEnvironment
     assert (root / "results.csv").is_file()
+
+
+def _wait_for(condition: Any, timeout_s: float, what: str) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(
+                f"timed out after {timeout_s:.0f} s waiting for {what}"
+            )
+        time.sleep(0.5)
+
+
+def _job_state(job: str) -> str:
+    return subprocess.run(
+        ["squeue", "-h", "-j", job, "-o", "%T"], capture_output=True, text=True
+    ).stdout.strip()
+
+
+def test_a_requeued_pretraining_runs_again_and_the_study_completes(
+    slurm: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A preemption, as Slurm does it: the running job is killed and requeued.
+
+    Takes about three minutes: Slurm holds a requeued job for about two.
+    """
+    config = _study(tmp_path)
+    marker = tmp_path / "blocked.json"
+    config["pretrain"]["trainer"]["callbacks"] = [
+        {
+            "class_path": "study_hooks.BlockTraining",
+            "init_args": {"marker": str(marker)},
+        }
+    ]
+    root = Path(config["output_dir"])
+    path = write_study(tmp_path / "study.yaml", config)
+    assert main(_slurm(path, "--slurm_no_wait")) == 0
+    capsys.readouterr()
+    job = json.loads((root / "slurm/jobs.json").read_text())["pretrain-europe-s0"]
+    # the pretraining blocks in its first batch (until SIGTERM): preempt it there
+    _wait_for(marker.exists, 600, "the pretraining's first batch")
+    subprocess.run(["scontrol", "requeue", job["job_id"]], check=True)
+    _wait_for(lambda: _job_state(job["job_id"]) == "PENDING", 120, "the requeue")
+    # Slurm starts a requeued job again after a delay of about two minutes (its
+    # node must first clean up the killed run); the study waits for it
+
+    # watched to the end: the requeued job ran the step again, under the same job id
+    assert main(_slurm(path)) == 0
+    out = capsys.readouterr().out
+    assert "submitted" not in out and "FAILED" not in out, out
+    assert out.count("attached to Slurm job") + out.count("already done") == 6, out
+    step = root / "steps/pretrain-europe-s0"
+    record = json.loads((step / "slurm_result.json").read_text())
+    assert record["status"] == "done" and record["job_id"] == job["job_id"]
+    # the second run continued from the first one's checkpoint, its logs kept
+    log = (step / "log.txt").read_text()
+    assert "stopped by SIGTERM; continue with --ckpt_path last" in log
+    assert f"continuing from {step / 'checkpoints' / 'last.ckpt'}" in log
+    assert json.loads((step / "STARTED.json").read_text())["resumed"] is True
+    assert (step / "attempts" / "1").is_dir()
+    assert (root / "results.csv").is_file()
+    assert json.loads((step / "DONE.json").read_text())["kind"] == "pretrain"
