@@ -12,7 +12,12 @@ from tiny_study import tiny_study, write_study
 
 from torchgeo_composition.commands.study import main
 from torchgeo_composition.study import build_steps, parse_study
-from torchgeo_composition.study.executors import plan_slots, run_local, uses_gpus
+from torchgeo_composition.study.executors import (
+    critical_order,
+    plan_slots,
+    run_local,
+    uses_gpus,
+)
 from torchgeo_composition.study.executors.jobs import job_resources
 
 # the variables of an sbatch allocation of the whole study (2 tasks: a step that
@@ -52,6 +57,22 @@ def test_jobs_2_gives_the_serial_results_inside_an_allocation(
     table = pd.read_csv(tmp_path / "parallel/results.csv")
     assert table["composition"].tolist() == ["europe", "eu_af"]
     assert os.environ["SLURM_NTASKS"] == "2"  # the study's own environment is kept
+
+
+def test_long_chains_start_first(tmp_path: Path) -> None:
+    config = tiny_study(tmp_path, baseline=True)
+    steps = build_steps(parse_study(config))
+    order = [step.id for step in critical_order(steps)]
+    assert sorted(order) == sorted(step.id for step in steps)  # each step once
+    place = {step_id: i for i, step_id in enumerate(order)}
+    # every pretraining's chain (compose, pretrain) before any diversity step
+    last_chain = max(place[s.id] for s in steps if s.kind in ("compose", "pretrain"))
+    assert last_chain < min(place[s.id] for s in steps if s.kind == "diversity")
+    # a step always comes after the steps it reads
+    for step in steps:
+        assert all(place[dep] < place[step.id] for dep in step.depends_on), step.id
+    assert order[-1] == "collect"
+    assert critical_order(steps) == critical_order(list(steps))  # deterministic
 
 
 def test_slots_share_cores_and_gpus_and_cap_jobs(tmp_path: Path) -> None:

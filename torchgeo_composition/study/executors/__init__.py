@@ -7,7 +7,14 @@
 - :mod:`.jobs`: what a step's Slurm job runs, and the resources it asks for.
 """
 
-from .local import LOCAL_MODES, LocalMode, hidden_slurm_env, lightning_mode, run_local
+from .local import (
+    LOCAL_MODES,
+    LocalMode,
+    critical_order,
+    hidden_slurm_env,
+    lightning_mode,
+    run_local,
+)
 from .resources import Slot, available_cores, plan_slots, uses_gpus
 
 __all__ = [
@@ -15,6 +22,7 @@ __all__ = [
     "LocalMode",
     "Slot",
     "available_cores",
+    "critical_order",
     "hidden_slurm_env",
     "lightning_mode",
     "plan_slots",

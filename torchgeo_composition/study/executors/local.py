@@ -1,7 +1,10 @@
 """Run a study's steps on this machine, one at a time or ``jobs`` at a time.
 
 Steps run in dependency order; with ``jobs > 1`` independent steps run in
-parallel, each in a warm worker process (started once, torch and Lightning
+parallel, the ready step with the longest expected chain of work behind it
+first (:func:`critical_order`: a composition's ``compose`` before another's
+``diversity``, so that every pretraining can start early), each in a warm
+worker process (started once, torch and Lightning
 already imported) with its own share of the CPU threads and devices
 (:func:`~torchgeo_composition.study.executors.resources.plan_slots`). Results do
 not depend on ``jobs``: every step reads only its inputs' outputs and seeds its
@@ -44,6 +47,7 @@ from .resources import Slot, plan_slots
 __all__ = [
     "LOCAL_MODES",
     "LocalMode",
+    "critical_order",
     "hidden_slurm_env",
     "lightning_mode",
     "run_local",
@@ -56,6 +60,38 @@ LOCAL_MODES: tuple[str, ...] = ("local", "subprocess", "inprocess")
 
 #: Seconds between checks that busy workers are still alive.
 _POLL_S = 0.5
+
+#: Expected cost of a step by kind, relative to a light step (for the order only).
+_COST = {"pretrain": 10.0, "probe": 3.0}
+
+
+def critical_order(steps: list[Step]) -> list[Step]:
+    """Order steps by the expected work on their longest path to the end.
+
+    A step's priority is its own expected cost (by kind: a pretraining 10, a
+    probe 3, any other step 1) plus the largest priority among the steps that
+    read its outputs. Taking ready steps in this order starts long chains
+    (compose, pretrain, probes) before short ones (a diversity step, which only
+    ``collect`` reads). Ties keep the given order, so the order is
+    deterministic; results never depend on it.
+
+    Args:
+        steps: The steps, each after its dependencies.
+
+    Returns:
+        The same steps, highest priority first.
+    """
+    readers: dict[str, list[str]] = {step.id: [] for step in steps}
+    for step in steps:
+        for dep in step.depends_on:
+            if dep in readers:
+                readers[dep].append(step.id)
+    rank: dict[str, float] = {}
+    for step in reversed(steps):
+        after = max((rank[r] for r in readers[step.id]), default=0.0)
+        rank[step.id] = _COST.get(step.kind, 1.0) + after
+    place = {step.id: i for i, step in enumerate(steps)}
+    return sorted(steps, key=lambda step: (-rank[step.id], place[step.id]))
 
 
 def lightning_mode(mode: LocalMode, step: Step) -> Executor:
@@ -196,7 +232,7 @@ def _serial(steps: list[Step], mode: LocalMode, state: _State) -> None:
 def _parallel(
     steps: list[Step], mode: LocalMode, slots: list[Slot], state: _State
 ) -> None:
-    pending = list(steps)
+    pending = critical_order(steps)
     with _Workers(slots) as workers, sigterm_exits():
         while pending or workers.busy:
             moved = False
