@@ -59,7 +59,10 @@ class BlockTraining(Callback):
         """
         if Path(self.marker).exists():
             return
-        Path(self.marker).write_text(json.dumps({"pid": os.getpid()}))
+        # written whole, then renamed: a test that sees the file can read it
+        partial = Path(f"{self.marker}.{os.getpid()}.tmp")
+        partial.write_text(json.dumps({"pid": os.getpid()}))
+        os.replace(partial, self.marker)
         while not trainer.received_sigterm:
             if self.release is not None and Path(self.release).exists():
                 return
