@@ -1,11 +1,8 @@
 """What LitData's ``optimize`` calls for each sample of a stratum being packed.
 
-:class:`PackSample` reads one sample from the pool, stores the image in the
-pack's integer data type (checking that no value changes) and adds
-``sample_id``, ``lon``, ``lat`` and ``stratum``. :class:`PackBlock` is what
-``optimize`` calls: it yields a block of consecutive rows in order while one
-thread reads the next rows ahead, so that reading (GDAL releases the GIL) runs
-beside LitData's serialisation and chunk writes instead of after them. An error is not raised inside LitData's
+The function reads the sample from the pool, stores the image in the pack's
+integer data type (checking that no value changes) and adds ``sample_id``,
+``lon``, ``lat`` and ``stratum``. An error is not raised inside LitData's
 worker (its workers then wait for ever): it is written to the error folder, the
 sample is skipped and the other samples are skipped quickly; the writer reports
 the first error after ``optimize`` returns and keeps the stratum unfinished.
@@ -14,10 +11,6 @@ the first error after ``optimize`` returns and keeps the stratum unfinished.
 from __future__ import annotations
 
 import os
-from collections import deque
-from collections.abc import Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
-from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +18,7 @@ import numpy as np
 
 from ..datasets import PoolDataset
 
-__all__ = ["PackBlock", "PackSample", "blocks", "first_error", "image_array"]
+__all__ = ["PackSample", "first_error", "image_array"]
 
 
 def image_array(sample: dict[str, Any]) -> np.ndarray:
@@ -141,70 +134,6 @@ class PackSample:
             "lat": float(lat),
             "stratum": self.stratum,
         }
-
-
-class PackBlock:
-    """Yield the packed samples of a block of rows, reading ahead in a thread.
-
-    LitData calls an instance with one ``(start, stop)`` block at a time (a
-    generator recipe) and writes what it yields, in order. While LitData
-    serialises and writes sample ``i``, one thread reads samples ``i + 1`` to
-    ``i + depth``: the pool is read by that thread only.
-    """
-
-    def __init__(self, sample: PackSample, depth: int = 4) -> None:
-        """Initialize a new PackBlock instance.
-
-        Args:
-            sample: Reads and converts one row.
-            depth: Rows read ahead (>= 1).
-        """
-        if depth < 1:
-            raise ValueError(f"depth must be >= 1, got {depth}")
-        self.sample = sample
-        self.depth = depth
-
-    def __call__(self, block: tuple[int, int]) -> Iterator[dict[str, Any]]:
-        """Yield the packed samples of rows ``start`` to ``stop - 1``, in order.
-
-        Args:
-            block: ``(start, stop)`` row numbers.
-
-        Yields:
-            What :class:`PackSample` returns for each row (rows that failed are
-            left out; the error is recorded).
-        """
-        start, stop = block
-        rows = iter(range(start, stop))
-        with ThreadPoolExecutor(1, thread_name_prefix="pack-read") as reader:
-            pending: deque[Future[dict[str, Any] | None]] = deque(
-                reader.submit(self.sample, row) for row in islice(rows, self.depth)
-            )
-            while pending:
-                item = pending.popleft().result()
-                row = next(rows, None)
-                if row is not None:
-                    pending.append(reader.submit(self.sample, row))
-                if item is not None:
-                    yield item
-
-
-def blocks(count: int, workers: int, largest: int = 64) -> list[tuple[int, int]]:
-    """Split ``count`` rows into consecutive ``(start, stop)`` blocks.
-
-    Blocks hold at most ``largest`` rows and there are at least four per worker
-    where the rows allow it, so that workers finish close together.
-
-    Args:
-        count: Number of rows.
-        workers: Writer processes.
-        largest: Largest block.
-
-    Returns:
-        The blocks, covering ``0`` to ``count - 1`` once, in order.
-    """
-    size = max(1, min(largest, -(-count // (4 * max(workers, 1)))))
-    return [(start, min(start + size, count)) for start in range(0, count, size)]
 
 
 def first_error(error_dir: str) -> str | None:

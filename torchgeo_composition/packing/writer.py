@@ -29,7 +29,7 @@ from ..datasets import PoolDataset
 from ..files import file_lock
 from ..sampling import UNASSIGNED, check_manifest_matches, read_manifest
 from . import store
-from .sample import PackBlock, PackSample, blocks, first_error, image_array
+from .sample import PackSample, first_error, image_array
 from .summary import (
     PARTIAL_NAME,
     SUMMARY_NAME,
@@ -258,20 +258,18 @@ def _write_stratum(
 
     LitData's own checkpoints (``use_checkpoint``) can repeat samples when a
     writer is killed between a chunk and its checkpoint, so an unfinished
-    stratum is written again as a whole. Each writer process takes blocks of
-    consecutive rows and reads ahead in a thread (:class:`PackBlock`).
+    stratum is written again as a whole.
     """
     from litdata import optimize
 
     store.remove_tree(location, options)
-    work = blocks(len(job.rows), workers)
     with _private_cache():
         optimize(
-            PackBlock(job),
-            work,
+            job,
+            list(range(len(job.rows))),
             output_dir=location,
             chunk_bytes=chunk_bytes,
-            num_workers=min(workers, len(work)),
+            num_workers=min(workers, len(job.rows)),
             start_method=_start_method(),
             keep_data_ordered=True,
             reorder_files=False,
