@@ -115,7 +115,8 @@ stop() {
         fi
     done
     local waited=0
-    while pgrep -x 'slurmd|slurmctld' >/dev/null && [ "$waited" -lt 20 ]; do
+    # (pgrep matches at most 15 characters of a name: one call per daemon)
+    while { pgrep -x slurmd || pgrep -x slurmctld; } >/dev/null && [ "$waited" -lt 20 ]; do
         sleep 0.5
         waited=$((waited + 1))
     done

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,17 @@ from torchgeo_composition.datasets import PoolDataset
 from torchgeo_composition.diversity import DiversityMeasure
 
 HERE = Path(__file__).parent
+
+
+def wait_for(
+    condition: Callable[[], bool], timeout: float, what: str, poll: float = 0.05
+) -> None:
+    """Poll ``condition`` every ``poll`` seconds until it holds; fail after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"still waiting after {timeout} s for {what}")
+        time.sleep(poll)
 
 
 def hooks_env() -> dict[str, str]:

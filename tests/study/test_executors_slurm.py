@@ -9,13 +9,12 @@ import json
 import os
 import shutil
 import subprocess
-import time
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import pytest
-from study_hooks import HERE
+from study_hooks import HERE, wait_for
 from tiny_study import tiny_study, write_study
 
 from torchgeo_composition.commands.study import main
@@ -149,16 +148,6 @@ def test_a_two_device_pretraining_runs_as_two_slurm_tasks(
     assert (root / "results.csv").is_file()
 
 
-def _wait_for(condition: Any, timeout_s: float, what: str) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(
-                f"timed out after {timeout_s:.0f} s waiting for {what}"
-            )
-        time.sleep(0.5)
-
-
 def _job_state(job: str) -> str:
     return subprocess.run(
         ["squeue", "-h", "-j", job, "-o", "%T"], capture_output=True, text=True
@@ -170,7 +159,7 @@ def test_a_requeued_pretraining_runs_again_and_the_study_completes(
 ) -> None:
     """A preemption, as Slurm does it: the running job is killed and requeued.
 
-    Takes about three minutes: Slurm holds a requeued job for about two.
+    Takes three to four minutes: Slurm holds a requeued job for about two.
     """
     config = _study(tmp_path)
     marker = tmp_path / "blocked.json"
@@ -186,9 +175,11 @@ def test_a_requeued_pretraining_runs_again_and_the_study_completes(
     capsys.readouterr()
     job = json.loads((root / "slurm/jobs.json").read_text())["pretrain-europe-s0"]
     # the pretraining blocks in its first batch (until SIGTERM): preempt it there
-    _wait_for(marker.exists, 600, "the pretraining's first batch")
+    wait_for(marker.exists, 600, "the pretraining's first batch", poll=0.5)
     subprocess.run(["scontrol", "requeue", job["job_id"]], check=True)
-    _wait_for(lambda: _job_state(job["job_id"]) == "PENDING", 120, "the requeue")
+    wait_for(
+        lambda: _job_state(job["job_id"]) == "PENDING", 120, "the requeue", poll=0.5
+    )
     # Slurm starts a requeued job again after a delay of about two minutes (its
     # node must first clean up the killed run); the study waits for it
 

@@ -14,13 +14,11 @@ import os
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from study_hooks import hooks_env
+from study_hooks import hooks_env, wait_for
 from tiny_study import tiny_study, write_study
 
 from torchgeo_composition.commands.study import main
@@ -32,14 +30,6 @@ PRETRAIN = "steps/pretrain-europe-s0"
 #: take minutes to start a Python process that imports torch; the waits poll for
 #: the event and end as soon as it happens.
 BOUND = 600
-
-
-def _wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"still waiting after {timeout} s for {what}")
-        time.sleep(0.05)
 
 
 def _gone(pid: int) -> bool:
@@ -86,7 +76,7 @@ def test_second_study_fails_naming_the_holder_and_a_killed_study_stops_its_fit(
             stderr=subprocess.STDOUT,
         )
     try:
-        _wait_for(marker.exists, BOUND, "the first study's fit to start")
+        wait_for(marker.exists, BOUND, "the first study's fit to start")
         child = json.loads(marker.read_text())["pid"]
         assert child != holder.pid
         logs = {p: p.read_bytes() for p in root.glob("steps/*/log.txt")}
@@ -120,7 +110,7 @@ def test_second_study_fails_naming_the_holder_and_a_killed_study_stops_its_fit(
         # killing the study (SIGKILL: no cleanup code runs) stops its fit
         holder.kill()
         holder.wait(timeout=BOUND)
-        _wait_for(lambda: _gone(child), BOUND, f"the orphaned fit (pid {child}) to end")
+        wait_for(lambda: _gone(child), BOUND, f"the orphaned fit (pid {child}) to end")
     finally:
         if holder.poll() is None:
             holder.kill()
@@ -150,14 +140,14 @@ def test_a_killed_parallel_study_stops_its_workers_and_their_fits(
             stderr=subprocess.STDOUT,
         )
     try:
-        _wait_for(marker.exists, 300, "the pretraining's fit to start")
+        wait_for(marker.exists, 300, "the pretraining's fit to start")
         fit = json.loads(marker.read_text())["pid"]
         worker = _parent_of(fit)
         assert worker != study.pid and _parent_of(worker) == study.pid
         study.kill()  # no cleanup code of the study runs
         study.wait(timeout=60)
-        _wait_for(lambda: _gone(worker), 120, f"the worker (pid {worker}) to end")
-        _wait_for(lambda: _gone(fit), 120, f"its fit (pid {fit}) to end")
+        wait_for(lambda: _gone(worker), 120, f"the worker (pid {worker}) to end")
+        wait_for(lambda: _gone(fit), 120, f"its fit (pid {fit}) to end")
     finally:
         if study.poll() is None:
             study.kill()
@@ -183,7 +173,7 @@ def test_sigterm_to_a_step_runner_stops_its_fit(tmp_path: Path) -> None:
             stderr=subprocess.STDOUT,
         )
     try:
-        _wait_for(marker.exists, BOUND, "the step's fit to start")
+        wait_for(marker.exists, BOUND, "the step's fit to start")
         child = json.loads(marker.read_text())["pid"]
         runner.send_signal(signal.SIGTERM)
         assert runner.wait(timeout=BOUND) == 128 + signal.SIGTERM
@@ -245,8 +235,8 @@ def _supervised(
         env=hooks_env(),
     )
     try:
-        _wait_for(marker.exists, BOUND, "the child to start")
-        _wait_for(lambda: len(marker.read_text().split()) == 2, BOUND, "its pids")
+        wait_for(marker.exists, BOUND, "the child to start")
+        wait_for(lambda: len(marker.read_text().split()) == 2, BOUND, "its pids")
     except BaseException:  # leave no process behind a failed start
         found = marker.read_text().split() if marker.exists() else []
         for pid in [parent.pid, *map(int, found)]:
@@ -263,7 +253,7 @@ def test_sigterm_to_the_parent_stops_the_childs_process_group(tmp_path: Path) ->
     try:
         parent.send_signal(signal.SIGTERM)
         assert parent.wait(timeout=BOUND) == 128 + signal.SIGTERM
-        _wait_for(lambda: all(map(_gone, pids)), BOUND, f"the group {pids} to end")
+        wait_for(lambda: all(map(_gone, pids)), BOUND, f"the group {pids} to end")
     finally:
         for pid in pids:
             with contextlib.suppress(ProcessLookupError):
@@ -276,7 +266,7 @@ def test_a_killed_parent_takes_its_child_along(tmp_path: Path) -> None:
     try:
         parent.kill()
         parent.wait(timeout=BOUND)
-        _wait_for(lambda: _gone(child), BOUND, f"the child {child} to end")
+        wait_for(lambda: _gone(child), BOUND, f"the child {child} to end")
     finally:  # the test's sleeping grandchild is not the child's to stop
         for pid in (child, grandchild):
             with contextlib.suppress(ProcessLookupError):
