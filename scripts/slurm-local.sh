@@ -4,11 +4,13 @@
 #
 #   bash scripts/slurm-local.sh start    # install (Debian packages) and start; idempotent
 #   bash scripts/slurm-local.sh status   # exit 0 when jobs can be submitted
-#   bash scripts/slurm-local.sh stop     # stop the daemons
+#   bash scripts/slurm-local.sh stop     # stop the daemons that start started
 #
 # Needs root (it installs packages and starts munged, slurmctld and slurmd). The
 # node has every CPU of the machine; no cgroups (proctrack/linuxproc, task/none),
-# no accounting database. State lives in /var/lib/slurm-local.
+# no accounting database. State lives in /var/lib/slurm-local. A munged that was
+# already running is shared and left running by stop; one that start started is
+# stopped with slurmctld and slurmd.
 set -euo pipefail
 
 ACTION="${1:-start}"
@@ -92,7 +94,10 @@ start() {
     need_root
     install
     configure
-    running munged || munged --force 2>/dev/null
+    if ! running munged; then
+        munged --force 2>/dev/null
+        touch "$STATE/munged.started"   # ours: stop stops it
+    fi
     running slurmctld || slurmctld || fail slurmctld
     running slurmd || slurmd || fail slurmd
     for _ in $(seq 60); do
@@ -114,13 +119,34 @@ stop() {
             kill "$(cat "$STATE/$daemon.pid")" 2>/dev/null || true
         fi
     done
-    local waited=0
-    # (pgrep matches at most 15 characters of a name: one call per daemon)
-    while { pgrep -x slurmd || pgrep -x slurmctld; } >/dev/null && [ "$waited" -lt 20 ]; do
+    local daemons=(slurmd slurmctld)
+    if [ -f "$STATE/munged.started" ]; then
+        # after Slurm's daemons, which talk to it while they shut down
+        wait_gone slurmd slurmctld || true
+        pkill -x munged 2>/dev/null || true
+        rm -f "$STATE/munged.started"
+        daemons+=(munged)
+    fi
+    if ! wait_gone "${daemons[@]}"; then
+        echo "error: still running 10 s after stop: $(for d in "${daemons[@]}"; do pgrep -x "$d" >/dev/null && echo -n "$d "; done)" >&2
+        exit 1
+    fi
+    echo "slurm stopped"
+}
+
+wait_gone() {  # wait_gone NAME...: wait up to 10 s until no process has these names; 1 if some still runs
+    local waited=0 name
+    while [ "$waited" -lt 20 ]; do
+        local alive=0
+        # (pgrep matches at most 15 characters of a name: one call per daemon)
+        for name in "$@"; do
+            if pgrep -x "$name" >/dev/null; then alive=1; fi
+        done
+        if [ "$alive" -eq 0 ]; then return; fi
         sleep 0.5
         waited=$((waited + 1))
     done
-    echo "slurm stopped"
+    return 1
 }
 
 case "$ACTION" in
