@@ -128,7 +128,7 @@ stop() {
         daemons+=(munged)
     fi
     if ! wait_gone "${daemons[@]}"; then
-        echo "error: still running 10 s after stop: $(for d in "${daemons[@]}"; do pgrep -x "$d" >/dev/null && echo -n "$d "; done)" >&2
+        echo "error: still running 10 s after stop: $(for d in "${daemons[@]}"; do running "$d" && echo -n "$d "; done)" >&2
         exit 1
     fi
     echo "slurm stopped"
@@ -140,7 +140,7 @@ wait_gone() {  # wait_gone NAME...: wait up to 10 s until no process has these n
         local alive=0
         # (pgrep matches at most 15 characters of a name: one call per daemon)
         for name in "$@"; do
-            if pgrep -x "$name" >/dev/null; then alive=1; fi
+            if running "$name"; then alive=1; fi
         done
         if [ "$alive" -eq 0 ]; then return; fi
         sleep 0.5
